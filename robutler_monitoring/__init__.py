@@ -1,0 +1,30 @@
+"""robutler-monitoring: production monitoring for Robutler agent servers.
+
+The names the product documentation imports from ``robutler.monitoring`` and
+``robutler.utils.logging`` are exported here (the ``robutler`` namespace
+belongs to the Robutler SDK). They are loaded on first use, so that
+``import robutler_monitoring`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+#: public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "get_logger": "robutler_monitoring.plugin.logging.api",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'robutler_monitoring' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

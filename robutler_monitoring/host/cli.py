@@ -1,0 +1,288 @@
+"""The ``robutler`` command: ``serve``, ``plugins``, and whatever plugins add.
+
+Built by :func:`build_cli` from a plugin manager, so tests can build their own.
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Annotated, Any, get_type_hints
+
+import pluggy
+import typer
+from rich.console import Console
+
+from .. import __version__
+from .errors import HostError
+from .plugins import DISABLE_ENV, call_each, disabled_from_env, get_plugin_manager, plugin_names
+from .settings import ServeSettings
+
+
+
+class LogLevel(str, enum.Enum):
+    """Log levels accepted by ``--log-level``."""
+
+    critical = "critical"
+    error = "error"
+    warning = "warning"
+    info = "info"
+    debug = "debug"
+    trace = "trace"
+
+PLUGIN_OPTIONS_KEY = "robutler.plugin_options"
+TRACEBACK_ENV = "ROBUTLER_TRACEBACK"
+
+_err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _warn(message: str) -> None:
+    _err.print(f"[yellow]Warning:[/yellow] {message}", markup=True)
+
+
+def build_cli(pm: pluggy.PluginManager) -> Any:
+    """The click command of ``robutler``, with every plugin's commands and serve options."""
+    app = typer.Typer(
+        name="robutler",
+        help="Serve Robutler agents and ASGI apps, with the plugins installed here.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode="rich",
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    app.callback()(_root)
+    app.command("serve")(_serve_with_plugin_options(pm))
+    app.command("plugins")(_plugins_command_for(pm))
+    call_each(pm, "robutler_add_commands", warn=_warn, cli=app)
+    app.info.context_settings = {**(app.info.context_settings or {}), "obj": pm}
+    return typer.main.get_command(app)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"robutler (robutler-monitoring) {__version__}")
+        raise typer.Exit()
+
+
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit."),
+    ] = False,
+    disable_plugin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--disable-plugin",
+            metavar="NAME",
+            help=f"Do not load plugin NAME ('all' for every plugin); also {DISABLE_ENV}=a,b.",
+        ),
+    ] = None,
+) -> None:
+    """Serve Robutler agents and ASGI apps, with the plugins installed here."""
+
+
+def _serve_command(
+    ctx: typer.Context,
+    target: Annotated[
+        str | None,
+        typer.Argument(
+            help="What to serve: 'module:attribute' or 'path/to/file.py:attribute' naming an ASGI "
+            "app, a Robutler agent or a list of agents. Omit it for the embedded demo agent server.",
+            show_default=False,
+        ),
+    ] = None,
+    factory: Annotated[
+        bool, typer.Option("--factory", help="TARGET is a function that returns the app.")
+    ] = False,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, max=512, help="Worker processes; metrics are summed over all.")
+    ] = 1,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="YAML config file (default: $ROBUTLER_CONFIG, else ./robutler.yaml if present).",
+        ),
+    ] = None,
+    log_level: Annotated[
+        LogLevel | None,
+        typer.Option(
+            case_sensitive=False,
+            help="Log level (default: $ROBUTLER_LOG_LEVEL, else the config file, else info).",
+            show_default=False,
+        ),
+    ] = None,
+    reload: Annotated[
+        bool, typer.Option("--reload", help="Restart when Python files under --app-dir change.")
+    ] = False,
+    app_dir: Annotated[
+        str, typer.Option(help="Directory added to the import path for TARGET.")
+    ] = ".",
+    root_path: Annotated[
+        str, typer.Option(help="ASGI root_path when served behind a proxy under a sub-path.")
+    ] = "",
+    proxy_headers: Annotated[
+        bool, typer.Option(help="Trust X-Forwarded-For/Proto from --forwarded-allow-ips.")
+    ] = True,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated proxy IPs to trust ('*' for all).", show_default=False),
+    ] = None,
+    timeout_keep_alive: Annotated[
+        int, typer.Option(min=1, help="Seconds to keep idle connections open.")
+    ] = 5,
+    timeout_graceful_shutdown: Annotated[
+        int | None,
+        typer.Option(min=0, help="Seconds to wait for requests to finish at shutdown.", show_default=False),
+    ] = None,
+    limit_concurrency: Annotated[
+        int | None,
+        typer.Option(min=1, help="Answer 503 beyond this many concurrent connections.", show_default=False),
+    ] = None,
+    ssl_keyfile: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="TLS private key file.")
+    ] = None,
+    ssl_certfile: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="TLS certificate file.")
+    ] = None,
+) -> None:
+    """Serve TARGET (or the embedded demo agent server) with every plugin hooked in."""
+    from .serve import serve
+
+    pm: pluggy.PluginManager = ctx.find_root().obj
+    if (ssl_keyfile is None) != (ssl_certfile is None):
+        raise typer.BadParameter("--ssl-keyfile and --ssl-certfile go together")
+    settings = ServeSettings(
+        target=target,
+        factory=factory,
+        host=host,
+        port=port,
+        workers=workers,
+        config_path=str(config) if config else None,
+        log_level=log_level.value.upper() if log_level else None,
+        reload=reload,
+        app_dir=app_dir,
+        root_path=root_path.rstrip("/"),
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips=forwarded_allow_ips,
+        timeout_keep_alive=timeout_keep_alive,
+        timeout_graceful_shutdown=timeout_graceful_shutdown,
+        limit_concurrency=limit_concurrency,
+        ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
+        ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
+        disabled_plugins=tuple(sorted(_disabled(sys.argv[1:]))),
+        plugin_options=dict(ctx.meta.get(PLUGIN_OPTIONS_KEY, {})),
+    )
+    serve(settings, pm)
+
+
+def _plugins_command_for(pm: pluggy.PluginManager) -> Any:
+    def plugins() -> None:
+        """List the plugins that are loaded, with the hooks each implements."""
+        names = plugin_names(pm)
+        if not names:
+            typer.echo("No plugins loaded.")
+        for name in names:
+            plugin = pm.get_plugin(name)
+            hooks = sorted(impl.name for impl in pm.get_hookcallers(plugin) or [])
+            typer.echo(f"{name}: {', '.join(hooks)}")
+
+    return plugins
+
+
+def _serve_with_plugin_options(pm: pluggy.PluginManager) -> Callable[..., None]:
+    """``serve`` with the plugins' options added to its signature; their values go to ``ctx.meta``."""
+    core = inspect.signature(_serve_command)
+    hints = get_type_hints(_serve_command, include_extras=True)
+    params = [p.replace(annotation=hints[p.name]) for p in core.parameters.values()]
+    taken = set(core.parameters)
+    names: list[str] = []
+    for plugin, declare in call_each(pm, "robutler_serve_options", warn=_warn):
+        if declare is None:
+            continue
+        try:
+            declared = inspect.signature(declare)
+            declared_hints = get_type_hints(declare, include_extras=True)
+        except Exception as exc:
+            _warn(f"plugin {plugin!r}: its serve options cannot be read ({exc}); ignored")
+            continue
+        for param in declared.parameters.values():
+            if param.name in taken or param.default is inspect.Parameter.empty:
+                _warn(f"plugin {plugin!r}: serve option {param.name!r} is taken or has no default; ignored")
+                continue
+            taken.add(param.name)
+            names.append(param.name)
+            annotation = declared_hints.get(param.name, param.annotation)
+            params.append(param.replace(annotation=annotation, kind=inspect.Parameter.KEYWORD_ONLY))
+
+    def serve(**kwargs: Any) -> None:
+        ctx = kwargs["ctx"]
+        # Plain values: they travel to worker processes as JSON.
+        ctx.meta[PLUGIN_OPTIONS_KEY] = {name: _plain(kwargs.pop(name)) for name in names}
+        _serve_command(**kwargs)
+
+    serve.__signature__ = core.replace(parameters=params)  # type: ignore[attr-defined]
+    serve.__annotations__ = {p.name: p.annotation for p in params}
+    serve.__doc__ = _serve_command.__doc__
+    return serve
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _disabled(argv: Sequence[str]) -> set[str]:
+    """Plugins disabled by the environment or by ``--disable-plugin`` before the sub-command."""
+    disabled = disabled_from_env(os.environ)
+    args = list(argv)
+    i = 0
+    while i < len(args) and args[i].startswith("-"):
+        if args[i] == "--disable-plugin" and i + 1 < len(args):
+            disabled.add(args[i + 1])
+            i += 1
+        elif args[i].startswith("--disable-plugin="):
+            disabled.add(args[i].split("=", 1)[1])
+        i += 1
+    return disabled
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``robutler`` console script."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        pm = get_plugin_manager(_disabled(args), warn=_warn)
+        cli = build_cli(pm)
+        cli.main(args=args, prog_name="robutler", standalone_mode=True)
+    except HostError as exc:
+        _err.print(f"[red]Error:[/red] {exc}", markup=True)
+        return exc.exit_code
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if os.environ.get(TRACEBACK_ENV):
+            raise
+        _err.print(
+            f"[red]Internal error:[/red] {type(exc).__name__}: {exc} "
+            f"(set {TRACEBACK_ENV}=1 to see the traceback)",
+            markup=True,
+        )
+        return 1
+    return 0

@@ -1,0 +1,48 @@
+"""The one module that touches the Robutler SDK (optional extra ``robutler-monitoring[sdk]``).
+
+Objects are only checked against the SDK when they come from its modules, so
+serving a plain ASGI app never pays for importing it (the SDK pulls in LiteLLM).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .types import ASGIApp
+
+
+def _from_sdk(obj: Any) -> bool:
+    return type(obj).__module__.split(".", 1)[0] == "robutler"
+
+
+def is_sdk_object(obj: Any) -> bool:
+    """True when ``obj`` (or every item of a list of them) is an object of the Robutler SDK."""
+    if isinstance(obj, list | tuple):
+        return bool(obj) and all(_from_sdk(item) for item in obj)
+    return _from_sdk(obj)
+
+
+def prepare_environment() -> None:
+    """Before a user's module imports the SDK: keep its import off the network.
+
+    LiteLLM, imported by the SDK, fetches a price list from the internet at import
+    time unless told to use its bundled copy; a server start must not depend on that.
+    """
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+
+def sdk_app(obj: Any) -> ASGIApp | None:
+    """The ASGI app serving ``obj``: a ``BaseAgent``, a list of them, or a ``RobutlerServer``."""
+    prepare_environment()
+    from robutler.agents.core.base_agent import BaseAgent
+    from robutler.server.core.app import RobutlerServer, create_server
+
+    if isinstance(obj, RobutlerServer):
+        app: ASGIApp = obj.app
+        return app
+    agents = list(obj) if isinstance(obj, list | tuple) else [obj]
+    if agents and all(isinstance(agent, BaseAgent) for agent in agents):
+        served: ASGIApp = create_server(agents=agents).app
+        return served
+    return None
