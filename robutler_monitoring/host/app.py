@@ -13,9 +13,7 @@ from .target import load_target
 from .types import ASGIApp
 
 
-def build_app(
-    settings: ServeSettings, pm: pluggy.PluginManager, target: ASGIApp | None = None
-) -> ASGIApp:
+def build_app(settings: ServeSettings, pm: pluggy.PluginManager, target: ASGIApp | None = None) -> ASGIApp:
     """TARGET (or the demo, or the already loaded ``target``), wrapped by each plugin's wrapper."""
     app = target or load_target(settings.target, factory=settings.factory, app_dir=settings.app_dir)
     # Each plugin wraps what the previous returned, so a ``trylast`` wrapper is outermost.

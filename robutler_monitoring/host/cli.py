@@ -23,8 +23,7 @@ from .plugins import DISABLE_ENV, call_each, disabled_from_env, get_plugin_manag
 from .settings import ServeSettings
 
 
-
-class LogLevel(str, enum.Enum):
+class LogLevel(enum.StrEnum):
     """Log levels accepted by ``--log-level``."""
 
     critical = "critical"
@@ -33,6 +32,7 @@ class LogLevel(str, enum.Enum):
     info = "info"
     debug = "debug"
     trace = "trace"
+
 
 PLUGIN_OPTIONS_KEY = "robutler.plugin_options"
 TRACEBACK_ENV = "ROBUTLER_TRACEBACK"
@@ -125,9 +125,7 @@ def _serve_command(
     reload: Annotated[
         bool, typer.Option("--reload", help="Restart when Python files under --app-dir change.")
     ] = False,
-    app_dir: Annotated[
-        str, typer.Option(help="Directory added to the import path for TARGET.")
-    ] = ".",
+    app_dir: Annotated[str, typer.Option(help="Directory added to the import path for TARGET.")] = ".",
     root_path: Annotated[
         str, typer.Option(help="ASGI root_path when served behind a proxy under a sub-path.")
     ] = "",

@@ -14,10 +14,25 @@ from tests.support.servers import free_port, robutler_serve, run_robutler
 
 WIDE = {"COLUMNS": "200"}
 SERVE_FLAGS = [
-    "--factory", "--host", "--port", "--workers", "--config", "--log-level", "--reload",
-    "--app-dir", "--root-path", "--proxy-headers", "--forwarded-allow-ips",
-    "--timeout-keep-alive", "--timeout-graceful-shutdown", "--limit-concurrency",
-    "--ssl-keyfile", "--ssl-certfile", "--log-format", "--log-output", "--access-log",
+    "--factory",
+    "--host",
+    "--port",
+    "--workers",
+    "--config",
+    "--log-level",
+    "--reload",
+    "--app-dir",
+    "--root-path",
+    "--proxy-headers",
+    "--forwarded-allow-ips",
+    "--timeout-keep-alive",
+    "--timeout-graceful-shutdown",
+    "--limit-concurrency",
+    "--ssl-keyfile",
+    "--ssl-certfile",
+    "--log-format",
+    "--log-output",
+    "--access-log",
 ]
 
 

@@ -66,9 +66,7 @@ def test_factory_is_called(appfile: Path) -> None:
         ("{dir}/absent.py:app", False, "does not exist"),
     ],
 )
-def test_bad_targets_name_the_problem(
-    appfile: Path, target: str, factory: bool, expected: str
-) -> None:
+def test_bad_targets_name_the_problem(appfile: Path, target: str, factory: bool, expected: str) -> None:
     spec = target.format(file=appfile, dir=appfile.parent)
     with pytest.raises(TargetError) as err:
         load_target(spec, factory=factory)

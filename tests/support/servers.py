@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,9 +126,7 @@ def robutler_serve(
     err = tmp_path / f"serve-{port}.err"
     argv = robutler_command("serve", *args, "--host", host, "--port", str(port))
     with out.open("wb") as fo, err.open("wb") as fe:
-        proc = subprocess.Popen(
-            argv, stdout=fo, stderr=fe, stdin=subprocess.DEVNULL, env=_env(env), cwd=cwd
-        )
+        proc = subprocess.Popen(argv, stdout=fo, stderr=fe, stdin=subprocess.DEVNULL, env=_env(env), cwd=cwd)
     served = ServeProcess(proc, f"http://{host}:{port}", out, err, port)
     try:
         deadline = time.monotonic() + timeout
@@ -150,5 +148,3 @@ def _env(extra: dict[str, str] | None) -> dict[str, str]:
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra or {})
     return env
-
-
