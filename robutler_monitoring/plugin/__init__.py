@@ -1,0 +1,1 @@
+"""The monitoring plugin of the `robutler` command: config, logging, metrics, health."""

@@ -1,0 +1,231 @@
+"""The typed, frozen shape of the ``monitoring:`` section of the config file.
+
+Every model forbids unknown keys and is immutable once built; the loader
+(:mod:`.loader`) is the only place that reads files and the environment.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    model_validator,
+)
+
+LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
+_LEVEL_ALIASES = {"WARN": "WARNING", "FATAL": "CRITICAL"}
+
+#: Alert event names and what triggers them.
+ALERT_EVENTS = {
+    "error": "the error rate goes above threshold.error_rate",
+    "performance": "the response time goes above threshold.response_time",
+    "performance_degradation": "same as performance (the name the product docs use)",
+    "health": "the detailed health check turns to fail",
+}
+
+_EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+
+
+def _normalize_level(value: Any) -> Any:
+    if isinstance(value, str):
+        upper = value.strip().upper()
+        upper = _LEVEL_ALIASES.get(upper, upper)
+        if upper not in LOG_LEVELS:
+            raise ValueError(f"unknown log level; expected one of {', '.join(LOG_LEVELS)}")
+        return upper
+    return value
+
+
+def _blank_to_none(value: Any) -> Any:
+    # `password: "${SMTP_PASSWORD:-}"` with the variable unset means "not set", not "empty secret"
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+def _check_http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("expected an http:// or https:// URL with a host")
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise ValueError(f"bad port in URL: {exc}") from None
+    return value
+
+
+def _check_path(value: str) -> str:
+    if not value.startswith("/") or any(c in value for c in " ?#") or "//" in value:
+        raise ValueError("expected an absolute URL path such as '/metrics'")
+    return value.rstrip("/") or "/"
+
+
+def _check_email(value: str) -> str:
+    if not _EMAIL_RE.match(value):
+        raise ValueError("expected an email address such as 'ops@example.com'")
+    return value
+
+
+LogLevel = Annotated[str, BeforeValidator(_normalize_level)]
+HttpUrl = Annotated[str, AfterValidator(_check_http_url)]
+UrlPath = Annotated[str, AfterValidator(_check_path)]
+EmailAddress = Annotated[str, AfterValidator(_check_email)]
+OptionalSecret = Annotated[SecretStr | None, BeforeValidator(_blank_to_none)]
+AlertEvent = Literal["error", "performance", "performance_degradation", "health"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class MetricsConfig(_Model):
+    """``monitoring.metrics``: the Prometheus endpoint."""
+
+    enabled: bool = True
+    endpoint: UrlPath = "/metrics"
+    collect_interval: float = Field(default=10.0, gt=0, le=3600)
+    multiprocess_dir: str | None = Field(
+        default=None,
+        min_length=1,
+        description="parent folder of the per-start multiprocess directory (--workers > 1); default: the temp dir",
+    )
+
+
+def _check_rotation(value: str) -> str:
+    from ..logging.outputs import parse_size
+
+    parse_size(value)
+    return value
+
+
+def _check_retention(value: str) -> str:
+    from ..logging.outputs import parse_retention
+
+    parse_retention(value)
+    return value
+
+
+class LoggingConfig(_Model):
+    """``monitoring.logging``: the one log sink of the server."""
+
+    level: LogLevel = "INFO"
+    format: Literal["json", "console"] = "json"
+    output: str = Field(default="stdout", min_length=1)
+    rotation: Annotated[str, AfterValidator(_check_rotation)] | None = Field(
+        default=None, description="rotate a file output at this size, e.g. '50 MB' or '512 KiB'"
+    )
+    retention: Annotated[str, AfterValidator(_check_retention)] | None = Field(
+        default=None, description="rotated files to keep: a count ('10 files') or an age ('7 days')"
+    )
+    access_log: bool = True
+    access_log_skip_paths: tuple[UrlPath, ...] = ("/health", "/health/detailed", "/metrics")
+    queue_size: int = Field(default=10000, ge=100, le=10_000_000)
+
+
+class HealthChecksConfig(_Model):
+    """``monitoring.health_checks``: liveness and detailed health."""
+
+    enabled: bool = True
+    endpoint: UrlPath = "/health"
+    detailed_endpoint: UrlPath = "/health/detailed"
+    readiness_endpoint: UrlPath = "/health/ready"
+    check_timeout: float = Field(default=2.0, gt=0, le=60)
+    memory_warn_percent: float = Field(default=90.0, gt=0, le=100)
+    event_loop_lag_warn_ms: float = Field(default=200.0, gt=0)
+    event_loop_lag_fail_ms: float = Field(default=2000.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check_lag_thresholds(self) -> HealthChecksConfig:
+        if self.event_loop_lag_warn_ms >= self.event_loop_lag_fail_ms:
+            raise ValueError(
+                f"event_loop_lag_warn_ms ({self.event_loop_lag_warn_ms}) must be below "
+                f"event_loop_lag_fail_ms ({self.event_loop_lag_fail_ms})"
+            )
+        return self
+
+
+class TracingConfig(_Model):
+    """``monitoring.tracing``: OpenTelemetry tracing."""
+
+    enabled: bool = False
+    service_name: str = Field(default="robutler", min_length=1)
+    jaeger_endpoint: HttpUrl | None = "http://localhost:14268/api/traces"
+
+
+class EmailConfig(_Model):
+    """``monitoring.alerts.email`` (also accepted at ``monitoring.email``): SMTP delivery."""
+
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    username: str | None = None
+    password: OptionalSecret = None
+    sender: EmailAddress | None = None
+    recipients: tuple[EmailAddress, ...] = ()
+    tls: Literal["starttls", "ssl", "none"] = "starttls"
+    timeout: float = Field(default=10.0, gt=0, le=300)
+
+
+class ThresholdConfig(_Model):
+    """When a webhook's events fire."""
+
+    error_rate: float | None = Field(default=None, ge=0, le=1)
+    response_time: float | None = Field(default=None, gt=0, description="milliseconds")
+
+
+class WebhookConfig(_Model):
+    """One entry of ``monitoring.alerts.webhooks``."""
+
+    url: HttpUrl
+    events: tuple[AlertEvent, ...] = ("error", "performance")
+    threshold: ThresholdConfig = ThresholdConfig()
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class AlertsConfig(_Model):
+    """``monitoring.alerts``: who is told when things go bad."""
+
+    enabled: bool = True
+    email: EmailConfig = EmailConfig()
+    webhooks: tuple[WebhookConfig, ...] = ()
+
+
+class MonitoringConfig(_Model):
+    """The whole ``monitoring:`` section, resolved from defaults, file, environment and flags.
+
+    >>> cfg = MonitoringConfig.model_validate({"metrics": {"endpoint": "/prom"}})
+    >>> cfg.metrics.endpoint
+    '/prom'
+    """
+
+    enabled: bool = True
+    auth_token: OptionalSecret = Field(
+        default=None, description="bearer token required on the metrics and detailed health endpoints"
+    )
+    metrics: MetricsConfig = MetricsConfig()
+    logging: LoggingConfig = LoggingConfig()
+    health_checks: HealthChecksConfig = HealthChecksConfig()
+    tracing: TracingConfig = TracingConfig()
+    alerts: AlertsConfig = AlertsConfig()
+
+    @model_validator(mode="after")
+    def _check_endpoints_distinct(self) -> MonitoringConfig:
+        seen: dict[str, str] = {}
+        hc = self.health_checks
+        for key, path in (
+            ("metrics.endpoint", self.metrics.endpoint),
+            ("health_checks.endpoint", hc.endpoint),
+            ("health_checks.detailed_endpoint", hc.detailed_endpoint),
+            ("health_checks.readiness_endpoint", hc.readiness_endpoint),
+        ):
+            if path in seen:
+                raise ValueError(f"{key} {path!r} is already used by {seen[path]}")
+            seen[path] = key
+        return self

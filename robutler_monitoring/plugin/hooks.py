@@ -1,0 +1,131 @@
+"""The monitoring plugin's hook implementations: the only glue between host and plugin.
+
+Registered through the ``robutler.plugins`` entry point like any third-party plugin.
+Each concern (logging, metrics and health) keeps its own ``hooks`` module; this one
+loads the configuration once per process and calls them in order.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+
+from ..host.hookspecs import hookimpl
+from ..host.settings import ServeSettings
+from ..host.types import ASGIApp
+from .config.runtime import get_config
+from .logging import hooks as logging_hooks
+from .metrics import hooks as metrics_hooks
+
+SECTION = "monitoring"
+
+
+@hookimpl
+def robutler_add_commands(cli: typer.Typer) -> None:
+    """Add `robutler monitor`."""
+    from .commands import monitor_app
+
+    cli.add_typer(monitor_app, name="monitor")
+
+
+@hookimpl
+def robutler_config_sections() -> list[str]:
+    """The plugin owns the `monitoring:` section."""
+    return [SECTION]
+
+
+class LogFormat(str, enum.Enum):
+    """Values of ``--log-format``."""
+
+    json = "json"
+    console = "console"
+
+
+_PANEL = "Monitoring"
+
+
+def _serve_options(
+    log_format: Annotated[
+        LogFormat | None,
+        typer.Option(help="Log line format (default: from config, else json).", rich_help_panel=_PANEL),
+    ] = None,
+    log_output: Annotated[
+        str | None,
+        typer.Option(
+            help="Where logs go: stdout, stderr or a file path (default: from config, else stdout).",
+            rich_help_panel=_PANEL,
+        ),
+    ] = None,
+    access_log: Annotated[
+        bool | None,
+        typer.Option(
+            "--access-log/--no-access-log",
+            help="Write one access record per request (default: from config, else on).",
+            rich_help_panel=_PANEL,
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Options that `robutler serve` gains from this plugin (flags > env > file > defaults)."""
+
+
+@hookimpl
+def robutler_serve_options() -> Callable[..., None]:
+    """Monitoring options of `robutler serve`; the config loader maps them to keys."""
+    return _serve_options
+
+
+@hookimpl
+def robutler_serve_prepare(settings: ServeSettings) -> None:
+    """Validate the configuration before anything starts, then prepare logging and metrics."""
+    cfg = get_config(settings)
+    if not cfg.enabled:
+        return
+    logging_hooks.serve_prepare(cfg, settings)
+    metrics_hooks.serve_prepare(cfg, settings)
+
+
+@hookimpl
+def robutler_uvicorn_config(settings: ServeSettings, config: dict[str, Any]) -> None:
+    """Route uvicorn's logging into the plugin's sink."""
+    cfg = get_config(settings)
+    if cfg.enabled:
+        logging_hooks.uvicorn_config(cfg, settings, config)
+
+
+@hookimpl
+def robutler_startup_lines(settings: ServeSettings) -> list[str]:
+    """Where health and metrics are served."""
+    cfg = get_config(settings)
+    return metrics_hooks.startup_lines(cfg, settings) if cfg.enabled else []
+
+
+@hookimpl(trylast=True)  # called last, so its wrapper is the outermost
+def robutler_asgi_wrapper(app: ASGIApp, settings: ServeSettings) -> ASGIApp | None:
+    """Wrap the served app with the monitoring middleware (outermost)."""
+    cfg = get_config(settings)
+    if not cfg.enabled:
+        return None
+    logging_hooks.configure_worker(cfg, settings)
+    listeners = logging_hooks.request_listeners(cfg, settings)
+    return metrics_hooks.wrap(app, cfg, settings, listeners)
+
+
+@hookimpl
+async def robutler_startup(settings: ServeSettings) -> None:
+    """Start collectors in this worker."""
+    cfg = get_config(settings)
+    if cfg.enabled:
+        await metrics_hooks.startup(cfg, settings)
+
+
+@hookimpl
+async def robutler_shutdown(settings: ServeSettings) -> None:
+    """Drain, stop collectors, flush logs."""
+    cfg = get_config(settings)
+    if cfg.enabled:
+        await metrics_hooks.shutdown(cfg, settings)
+        await logging_hooks.shutdown(cfg, settings)
