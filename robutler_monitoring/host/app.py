@@ -7,7 +7,7 @@ import sys
 import pluggy
 
 from .lifespan import LifespanHooks
-from .plugins import get_plugin_manager, wrap_each
+from .plugins import call_each, get_plugin_manager, wrap_each
 from .settings import ServeSettings
 from .target import load_target
 from .types import ASGIApp
@@ -25,6 +25,7 @@ def create_worker_app() -> ASGIApp:
     """Uvicorn factory for ``--workers N`` and ``--reload``: rebuild the app from the serve settings."""
     settings = ServeSettings.from_env()
     pm = get_plugin_manager(settings.disabled_plugins, warn=_warn)
+    call_each(pm, "robutler_worker_prepare", settings=settings)
     return build_app(settings, pm)
 
 

@@ -57,6 +57,11 @@ def robutler_serve_prepare(settings: ServeSettings) -> None:
 
 
 @hookspec
+def robutler_worker_prepare(settings: ServeSettings) -> None:
+    """Run once in every process that serves requests, before TARGET is imported there."""
+
+
+@hookspec
 def robutler_uvicorn_config(settings: ServeSettings, config: dict[str, Any]) -> None:
     """Adjust the keyword arguments given to ``uvicorn.Config`` (in the ``robutler serve`` process)."""
 

@@ -17,7 +17,7 @@ agent_var: ContextVar[str | None] = ContextVar("robutler_agent", default=None)
 
 REQUEST_ID_HEADER = "x-request-id"
 _MAX_REQUEST_ID = 128
-_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,%d}$" % _MAX_REQUEST_ID)
+_SAFE_REQUEST_ID = re.compile(rf"^[A-Za-z0-9._:\-]{{1,{_MAX_REQUEST_ID}}}$")
 
 
 def sanitize_request_id(value: str | bytes | None) -> str | None:

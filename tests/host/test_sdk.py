@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import textwrap
 from pathlib import Path
 
@@ -10,7 +11,10 @@ import pytest
 
 from tests.support.servers import robutler_serve
 
-pytest.importorskip("robutler.server.core.app", reason="the sdk extra is not installed")
+# Not imported here: the SDK reconfigures stdlib logging of the whole process on import.
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("robutler") is None, reason="the sdk extra is not installed"
+)
 
 
 @pytest.mark.parametrize("attribute", ["agent", "agents"])

@@ -1,0 +1,1 @@
+"""Structured logging: one loguru sink, JSON or console, with stdlib routed in."""

@@ -1,0 +1,98 @@
+"""The logging part of the monitoring plugin's hooks (called from plugin/hooks.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+
+from ...host.settings import ServeSettings
+from ..config.schema import MonitoringConfig
+from ..context import RequestRecord
+from .access import AccessLogger
+from .setup import configure_process, process_handle
+
+_UVICORN_LEVELS = {"SUCCESS": "info"}
+
+
+class LogFormat(enum.StrEnum):
+    """Values of ``--log-format``."""
+
+    json = "json"
+    console = "console"
+
+
+_PANEL = "Monitoring"
+
+
+def serve_options(
+    log_format: Annotated[
+        LogFormat | None,
+        typer.Option(
+            help="Log line format: JSON lines or readable text (default: from config, else json).",
+            rich_help_panel=_PANEL,
+        ),
+    ] = None,
+    log_output: Annotated[
+        str | None,
+        typer.Option(
+            help="Where logs go: stdout, stderr or a file path (default: from config, else stdout).",
+            rich_help_panel=_PANEL,
+        ),
+    ] = None,
+    access_log: Annotated[
+        bool | None,
+        typer.Option(
+            "--access-log/--no-access-log",
+            help="Write one access record per request (default: from config, else on).",
+            rich_help_panel=_PANEL,
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Options that `robutler serve` gains from this plugin (flags > env > file > defaults)."""
+
+
+def serve_prepare(cfg: MonitoringConfig, settings: ServeSettings) -> None:
+    """Configure the sink in the `robutler serve` process (raises UsageError for a bad output)."""
+    configure_process(cfg.logging)
+
+
+def uvicorn_config(cfg: MonitoringConfig, settings: ServeSettings, config: dict[str, Any]) -> None:
+    """Hand uvicorn's logging over to our sink; its access log is replaced by ours."""
+    config["log_config"] = None
+    config["access_log"] = False
+    level = cfg.logging.level
+    config["log_level"] = _UVICORN_LEVELS.get(level, level.lower())
+
+
+def configure_worker(cfg: MonitoringConfig, settings: ServeSettings) -> None:
+    """Configure the sink in a worker process (idempotent in the serve process)."""
+    configure_process(cfg.logging)
+
+
+def resweep(cfg: MonitoringConfig, settings: ServeSettings) -> None:
+    """Route the stdlib into the sink again: TARGET's imports may have reconfigured logging."""
+    handle = process_handle()
+    if handle is not None:
+        handle.resweep()
+
+
+def request_listeners(
+    cfg: MonitoringConfig, settings: ServeSettings
+) -> list[Callable[[RequestRecord], None]]:
+    """Callbacks the middleware calls with each finished request (the access log)."""
+    handle = process_handle() or configure_process(cfg.logging)
+    if not cfg.logging.access_log:
+        return []
+    return [AccessLogger(handle.sink, cfg.logging.access_log_skip_paths)]
+
+
+async def shutdown(cfg: MonitoringConfig, settings: ServeSettings) -> None:
+    """Flush queued lines (the rest is flushed at exit)."""
+    handle = process_handle()
+    if handle is not None:
+        await asyncio.to_thread(handle.flush, 5.0)

@@ -1,0 +1,59 @@
+"""Hand stdlib ``logging`` records (uvicorn, httpx, apprise, the SDK, the user's code) to loguru.
+
+An :class:`InterceptHandler` on the root logger hands every record to loguru with
+the stdlib logger's name and its ``extra`` fields; ``routing.py`` keeps it the one
+place records go to.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from loguru import logger as _loguru
+
+#: attributes every LogRecord has; anything else came in through ``extra=``
+_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message", "asctime", "taskName",
+    "color_message",  # uvicorn's ANSI copy of the message
+}  # fmt: skip
+_LEVEL_NAMES = {
+    5: "TRACE",
+    10: "DEBUG",
+    20: "INFO",
+    25: "SUCCESS",
+    30: "WARNING",
+    40: "ERROR",
+    50: "CRITICAL",
+}
+STDLIB_LEVELS = {name: number for number, name in _LEVEL_NAMES.items()}
+
+
+class InterceptHandler(logging.Handler):
+    """A stdlib handler that re-emits each record through loguru.
+
+    >>> # logging.getLogger().handlers = [InterceptHandler()]
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Hand ``record`` to loguru with its logger name, fields and exception."""
+        level: str | int = _LEVEL_NAMES.get(record.levelno) or record.levelno
+        try:
+            message = record.getMessage()
+        except Exception:  # bad %-args: keep what we have rather than lose the line
+            message = f"{record.msg!r} {record.args!r}"
+        fields: dict[str, Any] = {
+            k: v
+            for k, v in record.__dict__.items()
+            # a bare ``object()`` is a library's private marker (LiteLLM stamps every record
+            # it redacted with one), never data: it would only print as "<object at 0x...>"
+            if k not in _STANDARD and type(k) is str and type(v) is not object
+        }
+        if record.stack_info:
+            fields["stack_info"] = record.stack_info
+        fields["_logger"] = record.name
+        exc_info = record.exc_info if record.exc_info and record.exc_info[0] else None
+        target = _loguru.bind(**fields)
+        if exc_info is not None:
+            target = target.opt(exception=exc_info)
+        target.log(level, message)

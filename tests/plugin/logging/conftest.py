@@ -1,0 +1,16 @@
+"""Fixtures of the logging tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from .support import Captured, captured
+
+
+@pytest.fixture
+def logs() -> Iterator[Captured]:
+    """The real JSON sink at DEBUG, stdlib routed in, writing to a buffer."""
+    with captured(level="DEBUG") as capture:
+        yield capture
