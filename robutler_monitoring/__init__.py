@@ -16,6 +16,15 @@ __version__ = "0.1.0"
 #: public name -> module that defines it
 _EXPORTS: dict[str, str] = {
     "get_logger": "robutler_monitoring.plugin.logging.api",
+    "metrics": "robutler_monitoring.plugin.metrics.api",
+    "Metrics": "robutler_monitoring.plugin.metrics.api",
+    "MetricsError": "robutler_monitoring.plugin.metrics.api",
+    "performance_monitor": "robutler_monitoring.plugin.metrics.api",
+    "track_skill_performance": "robutler_monitoring.plugin.metrics.api",
+    "register_cache": "robutler_monitoring.plugin.metrics.api",
+    "cache_stats": "robutler_monitoring.plugin.metrics.api",
+    "CacheStats": "robutler_monitoring.plugin.metrics.api",
+    "register_health_check": "robutler_monitoring.plugin.metrics.api",
 }
 
 

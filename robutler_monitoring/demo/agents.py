@@ -18,6 +18,7 @@ from robutler_monitoring.demo.llm import (
     last_user_text,
 )
 from robutler_monitoring.demo.skills import SkillError, Tool
+from robutler_monitoring.plugin.metrics.decorators import performance_monitor
 
 logger = logging.getLogger("robutler_monitoring.demo")
 
@@ -77,6 +78,7 @@ class DemoAgent:
         self.stream_delay = stream_delay
         self.tools: dict[str, Tool] = {t.name: t for s in self.skills for t in s.tools()}
 
+    @performance_monitor
     async def run(self, messages: list[Message]) -> Completion:
         """Answer ``messages`` in one piece."""
         completion, directives = await self._complete(messages)
@@ -85,6 +87,7 @@ class DemoAgent:
         _log_completion(self.name, completion, stream=False)
         return completion
 
+    @performance_monitor
     async def stream(self, messages: list[Message]) -> AsyncIterator[str | Completion]:
         """Yield the answer in pieces, ``stream_delay`` apart, then the finished Completion."""
         completion, directives = await self._complete(messages)

@@ -15,6 +15,8 @@ from starlette.routing import Route
 
 from robutler_monitoring.demo.agents import DemoAgent, DemoAgentError
 from robutler_monitoring.demo.cache import LRUCache
+from robutler_monitoring.plugin.health.checks import register_health_check
+from robutler_monitoring.plugin.metrics.caches import register_cache
 from robutler_monitoring.demo.llm import FakeLLM, Message
 from robutler_monitoring.demo.protocol import (
     ApiError,
@@ -34,6 +36,7 @@ def create_demo_app(*, slow_seconds: float = 3.0, stream_delay: float = 0.05) ->
         if value < 0:
             raise ValueError(f"{option} must be >= 0, got {value!r}")
     weather_cache = LRUCache("weather", maxsize=128)
+    register_cache("weather", weather_cache)  # robutler_cache_*{cache="weather"} on /metrics
     assistant = DemoAgent(
         "assistant",
         "Answers arithmetic and weather questions with its calculator and weather tools.",
@@ -59,6 +62,11 @@ def create_demo_app(*, slow_seconds: float = 3.0, stream_delay: float = 0.05) ->
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},
     )
     app.state.agents = {agent.name: agent for agent in (assistant, echo)}
+    agents = app.state.agents
+    register_health_check(
+        "agents:count", lambda: {"observedValue": len(agents), "status": "pass" if agents else "fail"},
+        component_type="component",
+    )
     app.state.caches = {weather_cache.name: weather_cache}
     return app
 

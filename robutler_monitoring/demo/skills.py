@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from robutler_monitoring.demo.cache import LRUCache
+from robutler_monitoring.plugin.metrics.decorators import track_skill_performance
 
 _MAX_EXPRESSION_CHARS = 200
 #: Integers beyond this many bits are refused, so `9**9**9` fails fast instead of hanging.
@@ -66,6 +67,7 @@ class CalculatorSkill:
         """The tools this skill gives an agent."""
         return [Tool("calculator", self.description, "expression", self, "evaluate")]
 
+    @track_skill_performance
     def evaluate(self, expression: str) -> str:
         """The value of ``expression`` as text; SkillError for anything but plain arithmetic."""
         if len(expression) > _MAX_EXPRESSION_CHARS:
@@ -142,6 +144,7 @@ class WeatherSkill:
         """The tools this skill gives an agent."""
         return [Tool("weather", self.description, "city", self, "forecast")]
 
+    @track_skill_performance
     async def forecast(self, city: str) -> dict[str, Any]:
         """A deterministic report for ``city``, derived from a checksum of its name."""
         key = " ".join(city.split()).casefold()

@@ -7,9 +7,8 @@ loads the configuration once per process and calls them in order.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 
@@ -37,45 +36,10 @@ def robutler_config_sections() -> list[str]:
     return [SECTION]
 
 
-class LogFormat(str, enum.Enum):
-    """Values of ``--log-format``."""
-
-    json = "json"
-    console = "console"
-
-
-_PANEL = "Monitoring"
-
-
-def _serve_options(
-    log_format: Annotated[
-        LogFormat | None,
-        typer.Option(help="Log line format (default: from config, else json).", rich_help_panel=_PANEL),
-    ] = None,
-    log_output: Annotated[
-        str | None,
-        typer.Option(
-            help="Where logs go: stdout, stderr or a file path (default: from config, else stdout).",
-            rich_help_panel=_PANEL,
-        ),
-    ] = None,
-    access_log: Annotated[
-        bool | None,
-        typer.Option(
-            "--access-log/--no-access-log",
-            help="Write one access record per request (default: from config, else on).",
-            rich_help_panel=_PANEL,
-            show_default=False,
-        ),
-    ] = None,
-) -> None:
-    """Options that `robutler serve` gains from this plugin (flags > env > file > defaults)."""
-
-
 @hookimpl
 def robutler_serve_options() -> Callable[..., None]:
     """Monitoring options of `robutler serve`; the config loader maps them to keys."""
-    return _serve_options
+    return logging_hooks.serve_options
 
 
 @hookimpl
@@ -86,6 +50,14 @@ def robutler_serve_prepare(settings: ServeSettings) -> None:
         return
     logging_hooks.serve_prepare(cfg, settings)
     metrics_hooks.serve_prepare(cfg, settings)
+
+
+@hookimpl
+def robutler_worker_prepare(settings: ServeSettings) -> None:
+    """Set up logging in each serving process before TARGET is imported."""
+    cfg = get_config(settings)
+    if cfg.enabled:
+        logging_hooks.configure_worker(cfg, settings)
 
 
 @hookimpl
@@ -109,7 +81,7 @@ def robutler_asgi_wrapper(app: ASGIApp, settings: ServeSettings) -> ASGIApp | No
     cfg = get_config(settings)
     if not cfg.enabled:
         return None
-    logging_hooks.configure_worker(cfg, settings)
+    logging_hooks.resweep(cfg, settings)  # TARGET was just imported: undo its logging set-up
     listeners = logging_hooks.request_listeners(cfg, settings)
     return metrics_hooks.wrap(app, cfg, settings, listeners)
 
@@ -119,6 +91,7 @@ async def robutler_startup(settings: ServeSettings) -> None:
     """Start collectors in this worker."""
     cfg = get_config(settings)
     if cfg.enabled:
+        logging_hooks.resweep(cfg, settings)
         await metrics_hooks.startup(cfg, settings)
 
 

@@ -1,0 +1,1 @@
+"""Health: liveness, readiness and detailed health (application/health+json)."""

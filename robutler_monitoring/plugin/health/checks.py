@@ -1,0 +1,170 @@
+"""Health checks: a registry of named checks and a runner that never lets one break the report.
+
+Names follow draft-inadarei-api-health-check: ``component:measurement`` (``memory:utilization``)
+or a bare measurement (``uptime``). A check returns None (pass), a bool, a status string,
+a number (the observed value), or a dict of the draft's fields.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import re
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+STATUSES = ("pass", "warn", "fail")
+_RANK = {s: i for i, s in enumerate(STATUSES)}
+_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}(:[A-Za-z0-9_.\-]{1,64})?$")
+_FIELDS = ("componentId", "componentType", "observedValue", "observedUnit", "status", "output")
+
+CheckFn = Callable[[], Any] | Callable[[], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """One named check and how to present it."""
+
+    name: str
+    fn: CheckFn
+    component_type: str | None = None
+    observed_unit: str | None = None
+
+
+def worst(statuses: list[str]) -> str:
+    """The worst of some statuses (pass < warn < fail); pass for none."""
+    return max(statuses, key=_RANK.__getitem__, default="pass")
+
+
+class HealthRegistry:
+    """Named health checks, run together for ``/health/detailed``.
+
+    >>> checks = HealthRegistry()
+    >>> checks.register("database:connections", lambda: {"observedValue": 3, "status": "pass"})
+    >>> checks.register("cache:reachable", lambda: True, component_type="datastore")
+    """
+
+    def __init__(self) -> None:
+        self._checks: dict[str, HealthCheck] = {}
+        self._lock = threading.Lock()
+
+    def register(
+        self,
+        name: str,
+        fn: CheckFn,
+        *,
+        component_type: str | None = None,
+        observed_unit: str | None = None,
+    ) -> None:
+        """Add (or replace) the check ``name``; ``fn`` may be sync or async."""
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise ValueError(
+                f"health check name {name!r} is invalid: expected 'component:measurement' "
+                "or 'measurement' (letters, digits, '_', '.', '-')"
+            )
+        if not callable(fn):
+            raise TypeError(f"health check {name!r}: expected a callable, got {type(fn).__name__}")
+        with self._lock:
+            self._checks[name] = HealthCheck(name, fn, component_type, observed_unit)
+
+    def unregister(self, name: str) -> None:
+        """Remove the check ``name`` if present."""
+        with self._lock:
+            self._checks.pop(name, None)
+
+    def checks(self) -> list[HealthCheck]:
+        """The registered checks, in registration order."""
+        with self._lock:
+            return list(self._checks.values())
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _to_entry(check: HealthCheck, value: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {}
+    if check.component_type:
+        entry["componentType"] = check.component_type
+    if check.observed_unit:
+        entry["observedUnit"] = check.observed_unit
+    if value is None or value is True:
+        entry["status"] = "pass"
+    elif value is False:
+        entry["status"] = "fail"
+    elif isinstance(value, str) and value in STATUSES:
+        entry["status"] = value
+    elif isinstance(value, int | float):
+        entry.update(observedValue=value, status="pass")
+    elif isinstance(value, dict):
+        # Only the draft's fields, as plain JSON values: nothing else leaks out.
+        for key in _FIELDS:
+            if key in value:
+                v = value[key]
+                entry[key] = v if isinstance(v, int | float | str | bool) or v is None else str(v)
+        if entry.get("status") not in STATUSES:
+            entry["status"] = "fail"
+            entry["output"] = f"check returned status {value.get('status')!r}; expected pass, warn or fail"
+    else:
+        entry.update(status="fail", output=f"check returned a {type(value).__name__}; see HealthRegistry")
+    entry["time"] = _now()
+    return entry
+
+
+async def _call(fn: CheckFn) -> Any:
+    if inspect.iscoroutinefunction(fn):
+        return await fn()
+    # Sync checks run in a thread so a slow one cannot stall the event loop or its timeout.
+    result = await asyncio.to_thread(fn)
+    if inspect.isawaitable(result):
+        return await result
+    return result
+
+
+async def run_check(
+    check: HealthCheck, timeout: float, on_error: Callable[[BaseException], None] | None = None
+) -> dict[str, Any]:
+    """Run one check with a timeout; a raise or a timeout becomes a ``fail`` entry."""
+    try:
+        value = await asyncio.wait_for(_call(check.fn), timeout)
+    except TimeoutError:
+        return {"status": "fail", "output": f"check timed out after {timeout:g} s", "time": _now()}
+    except Exception as exc:
+        if on_error is not None:
+            on_error(exc)
+        # The class name only: a message may carry a DSN or a password.
+        return {"status": "fail", "output": f"check raised {type(exc).__name__}", "time": _now()}
+    return _to_entry(check, value)
+
+
+async def run_checks(
+    checks: list[HealthCheck],
+    timeout: float,
+    on_error: Callable[[BaseException], None] | None = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """Run every check concurrently; the ``checks`` object of a health+json document."""
+    results = await asyncio.gather(*(run_check(c, timeout, on_error) for c in checks))
+    return {check.name: [entry] for check, entry in zip(checks, results, strict=True)}
+
+
+_default: HealthRegistry | None = None
+_default_lock = threading.Lock()
+
+
+def default_health_checks() -> HealthRegistry:
+    """The process-wide registry behind ``register_health_check``."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = HealthRegistry()
+        return _default
+
+
+def register_health_check(
+    name: str, fn: CheckFn, *, component_type: str | None = None, observed_unit: str | None = None
+) -> None:
+    """Add a check to ``/health/detailed`` (sync or async; raise or time out = fail)."""
+    default_health_checks().register(name, fn, component_type=component_type, observed_unit=observed_unit)

@@ -1,0 +1,79 @@
+"""Build the health documents: liveness, readiness and ``application/health+json`` detail."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from importlib import metadata
+from typing import Any
+
+from ..config.schema import HealthChecksConfig
+from .builtin import Readiness, builtin_checks
+from .checks import HealthCheck, HealthRegistry, run_checks, worst
+
+
+def _version() -> str:
+    try:
+        return metadata.version("robutler-monitoring")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+class HealthReporter:
+    """Answers the three health endpoints of one worker.
+
+    >>> reporter = HealthReporter(HealthChecksConfig(), HealthRegistry(), service_id="robutler")
+    >>> reporter.readiness.mark_ready()
+    >>> # status_code, document = await reporter.detailed()
+    """
+
+    def __init__(
+        self,
+        cfg: HealthChecksConfig,
+        user_checks: HealthRegistry,
+        *,
+        service_id: str,
+        readiness: Readiness | None = None,
+        lag_source: Callable[[], float] | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.readiness = readiness or Readiness()
+        self._user = user_checks
+        self._builtin = [
+            HealthCheck(name, fn, ctype, unit)
+            for name, fn, ctype, unit in builtin_checks(cfg, self.readiness, lag_source)
+        ]
+        self._on_error = on_error
+        self._head = {
+            "version": _version().split(".")[0],
+            "releaseId": _version(),
+            "serviceId": service_id,
+            "description": "robutler agent server",
+        }
+        self._instance = f"{socket.gethostname()}:{os.getpid()}"
+
+    def liveness(self) -> tuple[int, dict[str, Any]]:
+        """200 while the process serves; checks nothing."""
+        return 200, {"status": "pass"}
+
+    def ready(self) -> tuple[int, dict[str, Any]]:
+        """200 when this worker takes traffic, 503 while starting or draining."""
+        entry = self.readiness.check()
+        return (200 if entry["status"] == "pass" else 503), {
+            "status": entry["status"],
+            "output": self.readiness.state,
+        }
+
+    async def detailed(self) -> tuple[int, dict[str, Any]]:
+        """Every check; 200 for pass and warn, 503 for fail."""
+        builtin_names = {c.name for c in self._builtin}
+        user = [c for c in self._user.checks() if c.name not in builtin_names]
+        checks = await run_checks(self._builtin + user, self.cfg.check_timeout, self._on_error)
+        for entries in checks.values():
+            for entry in entries:
+                entry.setdefault("componentId", self._instance)
+        status = worst([e["status"] for entries in checks.values() for e in entries])
+        doc = {"status": status, **self._head, "checks": checks}
+        return (503 if status == "fail" else 200), doc

@@ -1,0 +1,1 @@
+"""Prometheus metrics: registry, HTTP/agent/skill metrics, custom metrics API."""

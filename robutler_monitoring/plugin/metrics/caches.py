@@ -1,0 +1,149 @@
+"""Cache statistics: hits, misses and size of named caches, sampled every ``collect_interval``.
+
+A cache reports itself once (``register_cache``); the sampler reads it periodically, so
+the hot path of the cache never touches a metric.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+_NAME = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
+
+
+class CacheLike(Protocol):
+    """Anything with ``hits``, ``misses`` and ``size`` attributes (numbers)."""
+
+    hits: int
+    misses: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class CacheStats:
+    """One reading of a cache."""
+
+    hits: int
+    misses: int
+    size: int
+
+    @property
+    def hit_ratio(self) -> float | None:
+        """hits / (hits + misses), None before the first lookup."""
+        total = self.hits + self.misses
+        return self.hits / total if total else None
+
+
+StatsSource = CacheLike | Callable[[], Mapping[str, int] | CacheStats]
+
+
+def _read(source: Any) -> CacheStats:
+    if callable(source) and not hasattr(source, "hits"):
+        value = source()
+        if isinstance(value, CacheStats):
+            return value
+        return CacheStats(int(value["hits"]), int(value["misses"]), int(value["size"]))
+    return CacheStats(int(source.hits), int(source.misses), int(source.size))
+
+
+class CacheRegistry:
+    """Named caches whose statistics become ``robutler_cache_*`` metrics.
+
+    >>> caches = CacheRegistry()
+    >>> class C: hits, misses, size = 3, 1, 2
+    >>> caches.register("answers", C())
+    >>> caches.read()["answers"].hit_ratio
+    0.75
+    """
+
+    def __init__(self) -> None:
+        self._sources: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def register(self, name: str, source: StatsSource) -> None:
+        """Report the cache ``name``; ``source`` has hits/misses/size or returns them when called."""
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise ValueError(
+                f"cache name {name!r} is invalid: expected 1-64 letters, digits, '_', '.', ':' or '-'"
+            )
+        if not (callable(source) or all(hasattr(source, a) for a in ("hits", "misses", "size"))):
+            raise TypeError(
+                f"cache {name!r}: expected an object with hits, misses and size, or a callable "
+                f"returning them; got {type(source).__name__}"
+            )
+        with self._lock:
+            self._sources[name] = source
+
+    def unregister(self, name: str) -> None:
+        """Stop reporting the cache ``name``."""
+        with self._lock:
+            self._sources.pop(name, None)
+
+    def read(self) -> dict[str, CacheStats]:
+        """A reading of every cache; a cache whose source fails is left out."""
+        with self._lock:
+            sources = dict(self._sources)
+        out: dict[str, CacheStats] = {}
+        for name, source in sources.items():
+            try:
+                out[name] = _read(source)
+            except Exception:
+                continue
+        return out
+
+
+class CacheMetrics:
+    """``robutler_cache_hits_total``, ``_misses_total`` and ``robutler_cache_size`` in one registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.hits = Counter("robutler_cache_hits", "Cache hits.", ("cache",), registry=registry)
+        self.misses = Counter("robutler_cache_misses", "Cache misses.", ("cache",), registry=registry)
+        self.size = Gauge(
+            "robutler_cache_size",
+            "Entries in the cache.",
+            ("cache",),
+            multiprocess_mode="livesum",
+            registry=registry,
+        )
+        self._last: dict[str, CacheStats] = {}
+
+    def update(self, readings: Mapping[str, CacheStats]) -> None:
+        """Move the metrics to the latest readings (counters by their increase since last time)."""
+        for name, stats in readings.items():
+            last = self._last.get(name, CacheStats(0, 0, 0))
+            # A cache that was cleared restarts its counts; count from zero again.
+            self.hits.labels(name).inc(stats.hits - last.hits if stats.hits >= last.hits else stats.hits)
+            self.misses.labels(name).inc(
+                stats.misses - last.misses if stats.misses >= last.misses else stats.misses
+            )
+            self.size.labels(name).set(stats.size)
+            self._last[name] = stats
+
+
+_default: CacheRegistry | None = None
+_default_lock = threading.Lock()
+
+
+def default_caches() -> CacheRegistry:
+    """The process-wide cache registry behind ``register_cache``."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = CacheRegistry()
+        return _default
+
+
+def register_cache(name: str, source: StatsSource) -> None:
+    """Report a named cache's hits, misses and size on ``/metrics``."""
+    default_caches().register(name, source)
+
+
+def cache_stats() -> dict[str, CacheStats]:
+    """The current statistics of every registered cache."""
+    return default_caches().read()

@@ -1,0 +1,81 @@
+"""The HTTP metrics of the monitoring wrapper, with label children cached for a lean hot path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from .errors import ErrorMetrics
+from .registry import instruments_for
+
+#: Seconds; covers fast API calls up to long LLM completions.
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+class HttpMetrics:
+    """``robutler_http_*`` and ``robutler_errors_total`` in one registry.
+
+    >>> from prometheus_client import CollectorRegistry
+    >>> m = HttpMetrics(CollectorRegistry())
+    >>> m.record("GET", "/agents", 200, 0.012, 0.010)
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "robutler_http_requests",
+            "HTTP requests by method, route template and status code.",
+            ("method", "route", "status"),
+            registry=registry,
+        )
+        self.duration = Histogram(
+            "robutler_http_request_duration_seconds",
+            "Time from request start to the end of the response, including a full stream.",
+            ("method", "route"),
+            buckets=DURATION_BUCKETS,
+            registry=registry,
+        )
+        self.ttfb = Histogram(
+            "robutler_http_time_to_first_byte_seconds",
+            "Time from request start to the first response body byte.",
+            ("method", "route"),
+            buckets=DURATION_BUCKETS,
+            registry=registry,
+        )
+        self.in_progress_gauge = Gauge(
+            "robutler_http_requests_in_progress",
+            "HTTP requests being served now.",
+            ("method", "route"),
+            multiprocess_mode="livesum",
+            registry=registry,
+        )
+        self.errors = instruments_for(registry, ErrorMetrics)
+        # Label lookups cost more than the updates; labels are bounded, so cache children.
+        self._children: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
+        self._gauges: dict[tuple[str, str], Any] = {}
+
+    def in_progress(self, method: str, route: str) -> Any:
+        """The in-progress gauge child for (method, route)."""
+        key = (method, route)
+        child = self._gauges.get(key)
+        if child is None:
+            child = self._gauges[key] = self.in_progress_gauge.labels(method, route)
+        return child
+
+    def record(self, method: str, route: str, status: int, duration: float, ttfb: float | None) -> None:
+        """Count one finished request and observe its timings."""
+        children = self._children.get((method, route, status))
+        if children is None:
+            children = self._children[(method, route, status)] = (
+                self.requests.labels(method, route, str(status)),
+                self.duration.labels(method, route),
+                self.ttfb.labels(method, route),
+            )
+        children[0].inc()
+        children[1].observe(duration)
+        if ttfb is not None:
+            children[2].observe(ttfb)
+
+    def error(self, exc: BaseException, source: str) -> None:
+        """Count an unhandled exception by class name and source."""
+        self.errors.count(exc, source)

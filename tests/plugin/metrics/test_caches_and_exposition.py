@@ -1,0 +1,78 @@
+"""Cache statistics, the sampler, and the scrape renderer."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from robutler_monitoring.plugin.metrics.caches import CacheRegistry
+from robutler_monitoring.plugin.metrics.exposition import render
+from robutler_monitoring.plugin.metrics.runtime import Sampler
+
+from .helpers import value
+
+
+class _Cache:
+    def __init__(self) -> None:
+        self.hits, self.misses, self.size = 0, 0, 0
+
+
+def test_sampler_refreshes_cache_metrics_and_loop_lag_every_interval() -> None:
+    registry = CollectorRegistry()
+    caches = CacheRegistry()
+    cache = _Cache()
+    caches.register("weather", cache)
+    caches.register("broken", lambda: 1 / 0)  # type: ignore[arg-type,return-value]
+
+    async def scenario() -> list[float | None]:
+        sampler = Sampler(registry, interval=0.05, caches=caches)
+        await sampler.start()
+        cache.hits, cache.misses, cache.size = 3, 1, 2
+        await asyncio.sleep(0.2)
+        first = value(registry, "robutler_cache_hits_total", cache="weather")
+        cache.hits, cache.size = 5, 4
+        await asyncio.sleep(0.2)
+        await sampler.stop()
+        return [
+            first,
+            value(registry, "robutler_cache_hits_total", cache="weather"),
+            value(registry, "robutler_cache_size", cache="weather"),
+            value(registry, "robutler_cache_misses_total", cache="weather"),
+            value(registry, "robutler_event_loop_lag_seconds"),
+        ]
+
+    first, hits, size, misses, lag = asyncio.run(scenario())
+    assert (first, hits, size, misses) == (3, 5, 4, 1)
+    assert lag is not None and lag >= 0
+    assert value(registry, "robutler_cache_hits_total", cache="broken") is None
+
+
+def test_cache_registry_rejects_bad_input() -> None:
+    with pytest.raises(ValueError, match="cache name 'a b' is invalid"):
+        CacheRegistry().register("a b", _Cache())
+    with pytest.raises(TypeError, match="cache 'x': expected an object with hits"):
+        CacheRegistry().register("x", object())  # type: ignore[arg-type]
+
+
+def test_render_matches_generate_latest_without_created_series() -> None:
+    registry = CollectorRegistry()
+    c = Counter("jobs", "Jobs\nwith newline", ("kind",), registry=registry)
+    c.labels('we"ird\\value').inc(3)
+    h = Histogram("lat", "Latency.", registry=registry, buckets=(0.1, 1.0))
+    h.observe(0.5)
+    ours = {
+        (s.name, tuple(sorted(s.labels.items())), s.value)
+        for f in text_string_to_metric_families(render(registry).decode())
+        for s in f.samples
+    }
+    theirs = {
+        (s.name, tuple(sorted(s.labels.items())), s.value)
+        for f in text_string_to_metric_families(generate_latest(registry).decode())
+        for s in f.samples
+        if not s.name.endswith("_created")
+    }
+    assert ours == theirs
+    assert b"_created" not in render(registry)

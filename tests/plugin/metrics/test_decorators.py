@@ -1,0 +1,92 @@
+"""``performance_monitor`` and ``track_skill_performance`` on every kind of callable."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from robutler_monitoring import performance_monitor, track_skill_performance
+from robutler_monitoring.plugin.context import agent_var
+
+from .helpers import value
+
+
+def test_agent_methods_bare_and_with_arguments() -> None:
+    registry = CollectorRegistry()
+    seen: list[str | None] = []
+
+    class Agent:
+        name = "alice"
+
+        @performance_monitor(registry=registry)
+        async def run(self) -> str:
+            seen.append(agent_var.get())
+            return "ok"
+
+        @performance_monitor(registry=registry, name="streamer")
+        async def stream(self) -> AsyncIterator[int]:
+            for i in range(3):
+                await asyncio.sleep(0.02)
+                yield i
+
+        @performance_monitor(registry=registry)
+        async def fail(self) -> None:
+            raise LookupError("nope")
+
+    async def scenario() -> None:
+        agent = Agent()
+        assert await agent.run() == "ok"
+        assert [i async for i in agent.stream()] == [0, 1, 2]
+        with pytest.raises(LookupError):
+            await agent.fail()
+        abandoned = agent.stream()
+        await abandoned.__anext__()
+        await abandoned.aclose()
+
+    asyncio.run(scenario())
+    assert seen == ["alice"]
+    assert value(registry, "robutler_agent_executions_total", agent="alice", status="success") == 1
+    assert value(registry, "robutler_agent_executions_total", agent="alice", status="error") == 1
+    assert value(registry, "robutler_agent_executions_total", agent="streamer", status="success") == 1
+    assert value(registry, "robutler_agent_executions_total", agent="streamer", status="cancelled") == 1
+    # The stream counted until its end: three 20 ms steps.
+    assert value(registry, "robutler_agent_execution_duration_seconds_sum", agent="streamer") >= 0.06
+    assert value(registry, "robutler_errors_total", type="LookupError", source="agent") == 1
+
+
+def test_skill_methods_sync_generator_and_errors() -> None:
+    registry = CollectorRegistry()
+
+    class Calculator:
+        name = "calculator"
+
+        @track_skill_performance(registry=registry)
+        def evaluate(self, expr: str) -> int:
+            if expr == "1/0":
+                raise ZeroDivisionError(expr)
+            return 2
+
+        @track_skill_performance(registry=registry, operation="digits")
+        def each(self) -> Iterator[int]:
+            yield from (1, 2)
+
+    calc = Calculator()
+    assert calc.evaluate("1+1") == 2
+    with pytest.raises(ZeroDivisionError):
+        calc.evaluate("1/0")
+    assert list(calc.each()) == [1, 2]
+
+    def calls(op: str, status: str) -> float | None:
+        return value(registry, "robutler_skill_calls_total", skill="calculator", operation=op, status=status)
+
+    assert calls("evaluate", "success") == 1
+    assert calls("evaluate", "error") == 1
+    assert calls("digits", "success") == 1
+    assert (
+        value(registry, "robutler_skill_duration_seconds_count", skill="calculator", operation="evaluate")
+        == 2
+    )
+    assert value(registry, "robutler_errors_total", type="ZeroDivisionError", source="skill") == 1

@@ -1,0 +1,156 @@
+"""End to end through a real `robutler serve`: exact counts, bounded series, promtool, tokens, workers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.servers import robutler_serve
+
+from .helpers import sample, series
+
+pytestmark = pytest.mark.slow
+
+TOKEN = "e2e-secret-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+CHAT = "/assistant/chat/completions"
+
+
+def _chat(client: httpx.Client, text: str, **extra: object) -> httpx.Response:
+    return client.post(CHAT, json={"messages": [{"role": "user", "content": text}], **extra})
+
+
+def _env(**extra: str) -> dict[str, str]:
+    return {"ROBUTLER_MONITORING__METRICS__COLLECT_INTERVAL": "0.2", **extra}
+
+
+def test_exact_counts_bounded_series_and_token(tmp_path: Path) -> None:
+    with (
+        robutler_serve(tmp_path=tmp_path, env=_env(ROBUTLER_MONITORING_TOKEN=TOKEN)) as server,
+        httpx.Client(base_url=server.base_url, timeout=10) as client,
+    ):
+        for _ in range(3):
+            assert client.get("/agents").status_code == 200
+        assert client.get("/assistant").status_code == 200
+        assert _chat(client, "What is 6 * 7?").status_code == 200
+        assert _chat(client, "Weather in Paris?").status_code == 200
+        assert _chat(client, "Weather in Paris?").status_code == 200  # a cache hit
+        assert _chat(client, "!error").status_code == 500
+        before = client.get("/metrics", headers=AUTH).text
+        for i in range(1000):
+            client.get(f"/unknown/{i}/path")
+        assert client.get("/metrics").status_code == 401
+        assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert client.get("/health/detailed").status_code == 401
+        assert client.get("/health").status_code == 200
+        time.sleep(0.5)  # let the sampler pick up the cache statistics
+        text = client.get("/metrics", headers=AUTH).text
+
+    def requests(method: str, route: str, status: str) -> float | None:
+        return sample(text, "robutler_http_requests_total", method=method, route=route, status=status)
+
+    assert requests("GET", "/agents", "200") == 3
+    assert requests("GET", "/{agent}", "200") == 1
+    assert requests("POST", "/{agent}/chat/completions", "200") == 3
+    assert requests("POST", "/{agent}/chat/completions", "500") == 1
+    assert requests("GET", "<unmatched>", "404") == 1000
+    new_series = len(series(text, "robutler_http_requests_total")) - len(
+        series(before, "robutler_http_requests_total")
+    )
+    assert new_series <= 5  # 1,000 distinct paths, a handful of series (the unmatched one, /metrics 401s)
+    assert sample(text, "robutler_agent_executions_total", agent="assistant", status="success") == 3
+    assert sample(text, "robutler_agent_executions_total", agent="assistant", status="error") == 1
+    assert (
+        sample(text, "robutler_skill_calls_total", skill="weather", operation="forecast", status="success")
+        == 2
+    )
+    assert sample(text, "robutler_cache_hits_total", cache="weather") == 1
+    assert sample(text, "robutler_cache_misses_total", cache="weather") == 1
+    assert sample(text, "robutler_cache_size", cache="weather") == 1
+    assert sample(text, "robutler_errors_total", type="DemoAgentError", source="agent") == 1
+    assert sample(text, "process_resident_memory_bytes") is not None
+    assert sample(text, "robutler_event_loop_lag_seconds") is not None
+    assert TOKEN not in text
+
+
+def test_streamed_first_chunk_arrives_before_the_stream_ends(tmp_path: Path) -> None:
+    with (
+        robutler_serve(tmp_path=tmp_path, env=_env()) as server,
+        httpx.Client(base_url=server.base_url, timeout=10) as client,
+    ):
+        start = time.perf_counter()
+        body = {"messages": [{"role": "user", "content": "Tell me the weather in Oslo and Rome"}]}
+        with client.stream("POST", CHAT, json={**body, "stream": True}) as response:
+            chunks = response.iter_raw()
+            first = next(chunks)
+            first_at = time.perf_counter() - start
+            rest = b"".join(chunks)
+            end_at = time.perf_counter() - start
+        text = client.get("/metrics").text
+    assert first.startswith(b"data: ") and rest.rstrip().endswith(b"data: [DONE]")
+    assert end_at - first_at > 0.1  # the first chunk came well before the end
+    labels = {"method": "POST", "route": "/{agent}/chat/completions"}
+    duration = sample(text, "robutler_http_request_duration_seconds_sum", **labels)
+    ttfb = sample(text, "robutler_http_time_to_first_byte_seconds_sum", **labels)
+    assert duration is not None and ttfb is not None and duration > ttfb + 0.1
+    assert sample(text, "robutler_agent_executions_total", agent="assistant", status="success") == 1
+
+
+def test_promtool_finds_nothing_wrong_in_a_real_scrape(tmp_path: Path) -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        if os.environ.get("CI"):
+            pytest.fail("promtool is missing: install the Debian package 'prometheus'")
+        pytest.skip("promtool not installed (apt-get install prometheus); required when CI is set")
+    with (
+        robutler_serve(tmp_path=tmp_path, env=_env()) as server,
+        httpx.Client(base_url=server.base_url, timeout=10) as client,
+    ):
+        client.get("/agents")
+        _chat(client, "What is 2 + 2?")
+        _chat(client, "!error")
+        client.get("/nothing/here/at/all")
+        time.sleep(0.5)
+        scrape = client.get("/metrics").content
+    result = subprocess.run(
+        [promtool, "check", "metrics"], input=scrape, capture_output=True, timeout=30, check=False
+    )
+    assert result.returncode == 0, result.stderr.decode() + result.stdout.decode()
+    assert result.stdout.decode().strip() == "" and result.stderr.decode().strip() == ""
+
+
+def test_two_workers_add_up_in_one_scrape(tmp_path: Path) -> None:
+    parent = tmp_path / "multiproc"
+    env = _env(ROBUTLER_MONITORING__METRICS__MULTIPROCESS_DIR=str(parent))
+    with robutler_serve("--workers", "2", tmp_path=tmp_path, env=env, timeout=60) as server:
+        pids: set[str] = set()
+        # A fresh connection per request, so the kernel spreads them over both workers.
+        deadline = time.monotonic() + 30
+        while len(pids) < 2:
+            assert time.monotonic() < deadline, "only one worker ever answered"
+            doc = httpx.get(server.base_url + "/health/detailed", timeout=10).json()
+            pids.add(doc["checks"]["uptime"][0]["componentId"])
+        for _ in range(40):
+            assert httpx.get(server.base_url + "/agents", timeout=10).status_code == 200
+        for _ in range(10):
+            response = httpx.post(
+                server.base_url + CHAT,
+                json={"messages": [{"role": "user", "content": "What is 1 + 1?"}]},
+                timeout=10,
+            )
+            assert response.status_code == 200
+        scrapes = [httpx.get(server.base_url + "/metrics", timeout=10).text for _ in range(4)]
+        assert len(list(parent.iterdir())) == 1  # one fresh directory for this start
+    for text in scrapes:  # whichever worker answers, it reports the sum of both
+        assert sample(text, "robutler_http_requests_total", method="GET", route="/agents", status="200") == 40
+        assert sample(text, "robutler_agent_executions_total", agent="assistant", status="success") == 10
+        assert (
+            sample(text, "robutler_http_requests_in_progress", method="GET", route="/metrics") == 1
+        )  # only the scrape itself is in flight
+    assert list(parent.iterdir()) == []  # removed at exit

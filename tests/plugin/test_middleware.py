@@ -1,0 +1,217 @@
+"""The monitoring wrapper under a real uvicorn: metrics by route template, request ids, streams."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from starlette.routing import Mount, Route
+
+from robutler_monitoring.plugin.context import RequestRecord, request_id_var
+from robutler_monitoring.plugin.metrics.routes import UNMATCHED
+from robutler_monitoring.plugin.middleware import MonitoringMiddleware
+from tests.support.servers import run_asgi
+
+from .metrics.helpers import value
+
+pytestmark = pytest.mark.slow
+
+
+def _demo_like_app(seen_ids: list[str | None]) -> Starlette:
+    async def agents(request: Request) -> JSONResponse:
+        seen_ids.append(request_id_var.get())
+        return JSONResponse({"agents": ["alice"]})
+
+    async def agent(request: Request) -> JSONResponse:
+        return JSONResponse({"name": request.path_params["agent"]})
+
+    async def chat(request: Request) -> StreamingResponse | JSONResponse:
+        body = await request.json()
+        if not body.get("stream"):
+            return JSONResponse({"ok": True})
+        delay = float(body.get("delay", 0.3))
+
+        async def chunks():  # type: ignore[no-untyped-def]
+            for i in range(3):
+                seen_ids.append(request_id_var.get())
+                yield f"data: {i}\n\n".encode()
+                await asyncio.sleep(delay)
+            yield b"data: [DONE]\n\n"
+
+        return StreamingResponse(chunks(), media_type="text/event-stream")
+
+    async def item(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("item")
+
+    return Starlette(
+        routes=[
+            Route("/agents", agents),
+            Route("/{agent}", agent),
+            Route("/{agent}/chat/completions", chat, methods=["POST"]),
+            Mount("/api", routes=[Route("/items/{id:int}", item)]),
+        ]
+    )
+
+
+def test_counts_by_route_template_and_bounds_unknown_paths_and_methods() -> None:
+    registry = CollectorRegistry()
+    app = MonitoringMiddleware(_demo_like_app([]), registry=registry)
+    with run_asgi(app) as base, httpx.Client(base_url=base) as client:
+        for _ in range(3):
+            assert client.get("/agents").status_code == 200
+        client.get("/alice")
+        client.get("/bob")
+        client.post("/alice/chat/completions", json={})
+        client.get("/api/items/7")
+        for i in range(200):
+            client.get(f"/no/such/path/{i}")
+        client.request("PROPFIND", "/agents")
+
+    def total(method: str, route: str, status: str) -> float | None:
+        return value(registry, "robutler_http_requests_total", method=method, route=route, status=status)
+
+    assert total("GET", "/agents", "200") == 3
+    assert total("GET", "/{agent}", "200") == 2
+    assert total("POST", "/{agent}/chat/completions", "200") == 1
+    assert total("GET", "/api/items/{id}", "200") == 1
+    assert total("GET", UNMATCHED, "404") == 200
+    assert total("OTHER", "/agents", "405") == 1
+    routes = {
+        s.labels["route"] for m in registry.collect() if m.name == "robutler_http_requests" for s in m.samples
+    }
+    assert routes == {"/agents", "/{agent}", "/{agent}/chat/completions", "/api/items/{id}", UNMATCHED}
+    hist = value(registry, "robutler_http_request_duration_seconds_count", method="GET", route="/agents")
+    assert hist == 3
+    assert value(registry, "robutler_http_requests_in_progress", method="GET", route="/agents") == 0
+
+
+def test_request_id_is_kept_when_sane_replaced_when_not_and_visible_to_the_app() -> None:
+    seen: list[str | None] = []
+    app = MonitoringMiddleware(_demo_like_app(seen), registry=CollectorRegistry())
+    with run_asgi(app) as base, httpx.Client(base_url=base) as client:
+        kept = client.get("/agents", headers={"X-Request-ID": "abc-123.x"})
+        replaced = client.get("/agents", headers={"X-Request-ID": "bad id\twith spaces"})
+        fresh = client.get("/agents")
+    assert kept.headers["x-request-id"] == "abc-123.x"
+    assert replaced.headers["x-request-id"] != "bad id\twith spaces"
+    assert len(replaced.headers["x-request-id"]) == 32
+    assert fresh.headers["x-request-id"] != replaced.headers["x-request-id"]
+    assert seen == ["abc-123.x", replaced.headers["x-request-id"], fresh.headers["x-request-id"]]
+
+
+def test_app_exception_counts_500_and_reraises_listeners_get_records() -> None:
+    registry = CollectorRegistry()
+    records: list[RequestRecord] = []
+
+    def broken(record: RequestRecord) -> None:
+        raise KeyError("listener bug")
+
+    inner = _demo_like_app([])
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        # Raise before any response, so the server itself answers (Starlette would send its own 500).
+        if scope["type"] == "http" and scope["path"] == "/crash":
+            raise RuntimeError("boom")
+        await inner(scope, receive, send)
+
+    wrapped = MonitoringMiddleware(app, registry=registry, listeners=[broken, records.append])
+    with run_asgi(wrapped) as base, httpx.Client(base_url=base) as client:
+        crashed = client.get("/crash")
+        ok = client.get("/agents")
+    assert crashed.status_code == 500  # uvicorn answered as it would without the wrapper
+    assert ok.status_code == 200  # a raising listener broke nothing
+    assert value(registry, "robutler_http_requests_total", method="GET", route=UNMATCHED, status="500") == 1
+    assert value(registry, "robutler_errors_total", type="RuntimeError", source="http") == 1
+    assert value(registry, "robutler_errors_total", type="KeyError", source="listener") == 2
+    crash_record, ok_record = records
+    assert crash_record.status == 500 and isinstance(crash_record.error, RuntimeError)
+    assert ok_record.route == "/agents" and ok_record.status == 200
+    assert ok_record.request_id == ok.headers["x-request-id"]
+    assert ok_record.ttfb_s is not None and ok_record.duration_s >= ok_record.ttfb_s
+
+
+def test_stream_first_chunk_arrives_before_the_end_and_duration_covers_the_stream() -> None:
+    registry = CollectorRegistry()
+    seen: list[str | None] = []
+    app = MonitoringMiddleware(_demo_like_app(seen), registry=registry)
+    with run_asgi(app) as base, httpx.Client(base_url=base, timeout=10) as client:
+        start = time.perf_counter()
+        with client.stream(
+            "POST", "/alice/chat/completions", json={"stream": True, "delay": 0.3}
+        ) as response:
+            chunks = response.iter_raw()
+            first = next(chunks)
+            first_at = time.perf_counter() - start
+            rest = b"".join(chunks)
+            end_at = time.perf_counter() - start
+    assert first.startswith(b"data: 0")
+    assert b"[DONE]" in rest
+    assert first_at < 0.25 < 0.8 < end_at  # first chunk long before the 0.9 s stream ended
+    labels = {"method": "POST", "route": "/{agent}/chat/completions"}
+    assert value(registry, "robutler_http_request_duration_seconds_sum", **labels) >= 0.85
+    assert value(registry, "robutler_http_time_to_first_byte_seconds_sum", **labels) < 0.25
+    assert len(set(seen)) == 1 and seen[0] == response.headers["x-request-id"]
+
+
+def test_client_disconnect_mid_stream_counts_499() -> None:
+    registry = CollectorRegistry()
+    app = MonitoringMiddleware(_demo_like_app([]), registry=registry)
+    with run_asgi(app) as base:
+        port = int(base.rsplit(":", 1)[1])
+        body = b'{"stream": true, "delay": 0.3}'
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(
+                b"POST /alice/chat/completions HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+            )
+            received = b""
+            while b"data: 0" not in received:
+                received += sock.recv(4096)
+        labels = {"method": "POST", "route": "/{agent}/chat/completions", "status": "499"}
+        deadline = time.monotonic() + 5
+        while value(registry, "robutler_http_requests_total", **labels) is None:
+            assert time.monotonic() < deadline, "disconnect was not counted"
+            time.sleep(0.05)
+    assert value(registry, "robutler_http_requests_total", **labels) == 1
+    assert value(registry, "robutler_errors_total", type="OSError", source="http") is None
+
+
+def test_monitoring_endpoints_win_over_a_catch_all_route() -> None:
+    async def catch_all(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("app")
+
+    async def metrics_endpoint(scope, receive, send):  # type: ignore[no-untyped-def]
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ours"})
+
+    app = Starlette(routes=[Route("/{path:path}", catch_all)])
+    wrapped = MonitoringMiddleware(
+        app, registry=CollectorRegistry(), endpoints={"/metrics": metrics_endpoint}
+    )
+    with run_asgi(wrapped) as base, httpx.Client(base_url=base) as client:
+        assert client.get("/metrics").text == "ours"
+        assert client.get("/anything").text == "app"
+
+
+def test_plain_asgi_app_without_routes_uses_the_bounded_label() -> None:
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    registry = CollectorRegistry()
+    with (
+        run_asgi(MonitoringMiddleware(app, registry=registry), lifespan="off") as base,
+        httpx.Client(base_url=base) as client,
+    ):
+        for i in range(5):
+            client.get(f"/u/{i}")
+    assert value(registry, "robutler_http_requests_total", method="GET", route=UNMATCHED, status="204") == 5
