@@ -15,8 +15,6 @@ from starlette.routing import Route
 
 from robutler_monitoring.demo.agents import DemoAgent, DemoAgentError
 from robutler_monitoring.demo.cache import LRUCache
-from robutler_monitoring.plugin.health.checks import register_health_check
-from robutler_monitoring.plugin.metrics.caches import register_cache
 from robutler_monitoring.demo.llm import FakeLLM, Message
 from robutler_monitoring.demo.protocol import (
     ApiError,
@@ -26,6 +24,8 @@ from robutler_monitoring.demo.protocol import (
     sse,
 )
 from robutler_monitoring.demo.skills import CalculatorSkill, WeatherSkill
+from robutler_monitoring.plugin.health.checks import register_health_check
+from robutler_monitoring.plugin.metrics.caches import register_cache
 
 logger = logging.getLogger("robutler_monitoring.demo")
 
@@ -64,7 +64,8 @@ def create_demo_app(*, slow_seconds: float = 3.0, stream_delay: float = 0.05) ->
     app.state.agents = {agent.name: agent for agent in (assistant, echo)}
     agents = app.state.agents
     register_health_check(
-        "agents:count", lambda: {"observedValue": len(agents), "status": "pass" if agents else "fail"},
+        "agents:count",
+        lambda: {"observedValue": len(agents), "status": "pass" if agents else "fail"},
         component_type="component",
     )
     app.state.caches = {weather_cache.name: weather_cache}
@@ -115,9 +116,7 @@ async def _events(
             first = False
     except DemoAgentError as exc:
         # Headers are already sent: report the failure in-band and end the stream cleanly.
-        logger.error(
-            "agent %s failed mid-stream: %s", agent.name, exc, exc_info=True, extra=_extra(agent)
-        )
+        logger.error("agent %s failed mid-stream: %s", agent.name, exc, exc_info=True, extra=_extra(agent))
         yield sse(ApiError(500, str(exc), "agent_error").body())
     yield sse("[DONE]")
 
@@ -145,9 +144,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     where = f"{request.method} {request.url.path}"
     if exc.status_code == 405:
         allowed = (exc.headers or {}).get("Allow", "")
-        error = ApiError(
-            405, f"method not allowed: {where} (allowed: {allowed})", "method_not_allowed"
-        )
+        error = ApiError(405, f"method not allowed: {where} (allowed: {allowed})", "method_not_allowed")
     elif exc.status_code == 404:
         error = ApiError(404, f"no route for {where}", "not_found")
     else:

@@ -18,9 +18,7 @@ _TOKEN = re.compile(r"\w+|[^\w\s]")
 #: Runs of digits, operators and parentheses: "what is (3 + 4) * 2?" -> "(3 + 4) * 2".
 _ARITHMETIC = re.compile(r"[\d(.][\d\s.+\-*/%()]*")
 _OPERATOR_BETWEEN = re.compile(r"[\d.)]\s*(?:\*\*|//|[+\-*/%])\s*[\d.(+\-]")
-_WEATHER = re.compile(
-    r"\bweather\b[^.?!]*?\b(?:in|for|at)\s+([A-Za-z][A-Za-z'\- ]*)", re.IGNORECASE
-)
+_WEATHER = re.compile(r"\bweather\b[^.?!]*?\b(?:in|for|at)\s+([A-Za-z][A-Za-z'\- ]*)", re.IGNORECASE)
 _CITY_STOP = re.compile(r"\s+(?:and|today|tomorrow|now|please|right)\b.*$", re.IGNORECASE)
 
 

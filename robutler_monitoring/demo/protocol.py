@@ -86,9 +86,7 @@ def completion_body(completion: Completion, completion_id: str, created: int) ->
     }
 
 
-def chunk_event(
-    completion_id: str, created: int, model: str, item: str | Completion, *, first: bool
-) -> str:
+def chunk_event(completion_id: str, created: int, model: str, item: str | Completion, *, first: bool) -> str:
     """One server-sent event: a content delta, or the final chunk with usage for a Completion."""
     body: dict[str, Any] = {
         "id": completion_id,

@@ -7,6 +7,8 @@ them. ContextVars keep them right under concurrent requests and streaming.
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
 import secrets
 from contextvars import ContextVar
@@ -32,9 +34,27 @@ def sanitize_request_id(value: str | bytes | None) -> str | None:
     return value if _SAFE_REQUEST_ID.match(value) else None
 
 
+class _RequestIds:
+    """Unique ids without a system call per request: a random per-process prefix and a counter."""
+
+    def __init__(self) -> None:
+        self.reseed()
+        os.register_at_fork(after_in_child=self.reseed)  # a forked worker must not repeat ids
+
+    def reseed(self) -> None:
+        self.prefix = secrets.token_hex(8)
+        self.counter = itertools.count(secrets.randbits(32))
+
+    def next(self) -> str:
+        return f"{self.prefix}{next(self.counter) & 0xFFFFFFFFFFFFFFFF:016x}"
+
+
+_ids = _RequestIds()
+
+
 def new_request_id() -> str:
-    """A fresh, unguessable request id (32 hex characters)."""
-    return secrets.token_hex(16)
+    """A fresh request id, unique across processes and restarts (32 hex characters)."""
+    return _ids.next()
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from ..host.types import ASGIApp, Message, Receive, Scope, Send
 from .context import RequestRecord, new_request_id, request_id_var, sanitize_request_id
-from .metrics.http import HttpMetrics
+from .metrics.http_local import http_metrics
 from .metrics.registry import default_registry, instruments_for
 from .metrics.routes import KNOWN_METHODS, OTHER_METHOD, RouteResolver, route_path
 
@@ -42,7 +42,7 @@ class MonitoringMiddleware:
         listeners: Sequence[Listener] = (),
     ) -> None:
         self.app = app
-        self._metrics = instruments_for(registry or default_registry(), HttpMetrics)
+        self._metrics = instruments_for(registry or default_registry(), http_metrics)
         self._routes = RouteResolver(app)
         self._endpoints = dict(endpoints or {})
         self._listeners = tuple(listeners)

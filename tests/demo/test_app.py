@@ -174,9 +174,7 @@ def test_stream_content_matches_completion_with_tools(client: httpx.Client) -> N
     assert chunks[-1]["tool_calls"] == plain["tool_calls"]
 
 
-def test_error_text_gives_500_json_and_logs(
-    client: httpx.Client, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_error_text_gives_500_json_and_logs(client: httpx.Client, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="robutler_monitoring.demo")
     response = client.post("/assistant/chat/completions", json=_user("what is 2 + 2 !error"))
     assert response.status_code == 500
@@ -188,14 +186,10 @@ def test_error_text_gives_500_json_and_logs(
     assert record.exc_info is not None
     assert type(record.exc_info[1]).__name__ == "DemoAgentError"
     # The tool call that happened before the failure was logged at DEBUG.
-    assert any(
-        r.levelno == logging.DEBUG and "calculator" in r.getMessage() for r in caplog.records
-    )
+    assert any(r.levelno == logging.DEBUG and "calculator" in r.getMessage() for r in caplog.records)
 
 
-def test_completion_is_logged_at_info(
-    client: httpx.Client, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_completion_is_logged_at_info(client: httpx.Client, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="robutler_monitoring.demo")
     client.post("/echo/chat/completions", json=_user("hi"))
     infos = [r for r in caplog.records if r.levelno == logging.INFO]
@@ -274,9 +268,7 @@ def test_wrong_method_and_unknown_route_are_json(client: httpx.Client) -> None:
     assert "GET /assistant/chat/completions" in wrong.json()["error"]["message"]
     unknown = client.get("/assistant/chat/completions/extra")
     assert unknown.status_code == 404
-    assert (
-        unknown.json()["error"]["message"] == "no route for GET /assistant/chat/completions/extra"
-    )
+    assert unknown.json()["error"]["message"] == "no route for GET /assistant/chat/completions/extra"
 
 
 def test_create_demo_app_rejects_negative_timings() -> None:

@@ -37,9 +37,7 @@ def test_plan_picks_tools_from_the_last_user_message(
 
 
 def test_plan_only_uses_tools_the_agent_has() -> None:
-    assert _plan("what is 2 + 2 and the weather in Oslo", {"weather"}) == [
-        ("weather", {"city": "Oslo"})
-    ]
+    assert _plan("what is 2 + 2 and the weather in Oslo", {"weather"}) == [("weather", {"city": "Oslo"})]
     assert _plan("what is 2 + 2", set()) == []
 
 

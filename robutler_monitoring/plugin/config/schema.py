@@ -95,7 +95,8 @@ class MetricsConfig(_Model):
     multiprocess_dir: str | None = Field(
         default=None,
         min_length=1,
-        description="parent folder of the per-start multiprocess directory (--workers > 1); default: the temp dir",
+        description="parent folder of the per-start multiprocess directory (--workers > 1); "
+        "default: the temp dir",
     )
 
 

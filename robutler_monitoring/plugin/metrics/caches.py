@@ -20,9 +20,12 @@ _NAME = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 class CacheLike(Protocol):
     """Anything with ``hits``, ``misses`` and ``size`` attributes (numbers)."""
 
-    hits: int
-    misses: int
-    size: int
+    @property
+    def hits(self) -> int: ...
+    @property
+    def misses(self) -> int: ...
+    @property
+    def size(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -180,15 +180,27 @@ def _instrument(func: F, spec: _Spec) -> F:
     return _sync  # type: ignore[return-value]
 
 
-def _decorator(kind: str) -> Any:
+class _Decorator:
+    """A decorator usable bare (``@deco``) or with arguments (``@deco(name=...)``)."""
+
+    def __init__(self, kind: str, doc: str) -> None:
+        self._kind = kind
+        self.__doc__ = doc
+
     @overload
-    def deco(func: F, /) -> F: ...
+    def __call__(self, func: F, /) -> F: ...
     @overload
-    def deco(
-        *, name: str | None = ..., operation: str | None = ..., registry: CollectorRegistry | None = ...
+    def __call__(
+        self,
+        /,
+        *,
+        name: str | None = ...,
+        operation: str | None = ...,
+        registry: CollectorRegistry | None = ...,
     ) -> Callable[[F], F]: ...
 
-    def deco(
+    def __call__(
+        self,
         func: Any = None,
         /,
         *,
@@ -196,20 +208,20 @@ def _decorator(kind: str) -> Any:
         operation: str | None = None,
         registry: CollectorRegistry | None = None,
     ) -> Any:
+        kind = self._kind
         if func is not None:
             return _instrument(func, _Spec(func, kind, name, operation, registry))
         return lambda f: _instrument(f, _Spec(f, kind, name, operation, registry))
 
-    return deco
 
-
-performance_monitor = _decorator("agent")
-performance_monitor.__doc__ = (
+performance_monitor = _Decorator(
+    "agent",
     "Count and time an agent method: ``robutler_agent_executions_total{agent,status}``. "
-    "The agent label is ``self.name``, or ``name=``."
+    "The agent label is ``self.name``, or ``name=``.",
 )
-track_skill_performance = _decorator("skill")
-track_skill_performance.__doc__ = (
+track_skill_performance = _Decorator(
+    "skill",
     "Count and time a skill method: ``robutler_skill_calls_total{skill,operation,status}``. "
-    "The skill label is ``self.name`` (or ``name=``), the operation the method name (or ``operation=``)."
+    "The skill label is ``self.name`` (or ``name=``), the operation the method name "
+    "(or ``operation=``).",
 )

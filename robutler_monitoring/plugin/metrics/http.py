@@ -21,30 +21,35 @@ class HttpMetrics:
     >>> m.record("GET", "/agents", 200, 0.012, 0.010)
     """
 
+    REQUESTS_DOC = "HTTP requests by method, route template and status code."
+    DURATION_DOC = "Time from request start to the end of the response, including a full stream."
+    TTFB_DOC = "Time from request start to the first response body byte."
+    IN_PROGRESS_DOC = "HTTP requests being served now."
+
     def __init__(self, registry: CollectorRegistry) -> None:
         self.requests = Counter(
             "robutler_http_requests",
-            "HTTP requests by method, route template and status code.",
+            self.REQUESTS_DOC,
             ("method", "route", "status"),
             registry=registry,
         )
         self.duration = Histogram(
             "robutler_http_request_duration_seconds",
-            "Time from request start to the end of the response, including a full stream.",
+            self.DURATION_DOC,
             ("method", "route"),
             buckets=DURATION_BUCKETS,
             registry=registry,
         )
         self.ttfb = Histogram(
             "robutler_http_time_to_first_byte_seconds",
-            "Time from request start to the first response body byte.",
+            self.TTFB_DOC,
             ("method", "route"),
             buckets=DURATION_BUCKETS,
             registry=registry,
         )
         self.in_progress_gauge = Gauge(
             "robutler_http_requests_in_progress",
-            "HTTP requests being served now.",
+            self.IN_PROGRESS_DOC,
             ("method", "route"),
             multiprocess_mode="livesum",
             registry=registry,

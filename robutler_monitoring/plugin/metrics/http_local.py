@@ -1,0 +1,146 @@
+"""The HTTP metrics of a single-process server, kept in plain Python numbers.
+
+prometheus_client guards every value with a lock and checks each observation, which
+costs more than the rest of the wrapper's work on a small request. The monitoring
+wrapper updates its metrics only from the event loop's thread, so a single-process
+server keeps them in plain ints and floats and hands them to Prometheus as a custom
+collector at scrape time. The exposition is the same as prometheus_client's
+(``tests/plugin/metrics/test_http_local.py`` compares the two). In multiprocess mode
+the values must live in prometheus_client's shared files, so :class:`HttpMetrics` is
+used there instead.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.utils import floatToGoString
+
+from .errors import ErrorMetrics
+from .http import DURATION_BUCKETS, HttpMetrics
+from .registry import instruments_for, multiprocess_dir
+
+_BOUNDS = (*DURATION_BUCKETS, float("inf"))
+_LE = tuple(floatToGoString(b) for b in _BOUNDS)
+
+
+class _Histogram:
+    __slots__ = ("buckets", "sum")
+
+    def __init__(self) -> None:
+        self.buckets = [0] * len(_BOUNDS)  # per bucket, not cumulative
+        self.sum = 0.0
+
+    def observe(self, value: float) -> None:
+        self.buckets[bisect_left(_BOUNDS, value)] += 1
+        self.sum += value
+
+    def cumulative(self) -> list[tuple[str, float]]:
+        total = 0
+        out = []
+        for le, count in zip(_LE, self.buckets, strict=True):
+            total += count
+            out.append((le, float(total)))
+        return out
+
+
+class _InProgress:
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    def inc(self) -> None:
+        self.value += 1
+
+    def dec(self) -> None:
+        self.value -= 1
+
+
+class LocalHttpMetrics:
+    """``robutler_http_*`` for one process, registered as a collector on ``registry``.
+
+    >>> from prometheus_client import CollectorRegistry, generate_latest
+    >>> registry = CollectorRegistry()
+    >>> m = LocalHttpMetrics(registry)
+    >>> m.record("GET", "/agents", 200, 0.012, 0.010)
+    >>> b'robutler_http_requests_total{method="GET",route="/agents",status="200"} 1.0' in generate_latest(registry)
+    True
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._requests: dict[tuple[str, str, int], int] = {}
+        self._timings: dict[tuple[str, str], tuple[_Histogram, _Histogram]] = {}
+        self._in_progress: dict[tuple[str, str], _InProgress] = {}
+        registry.register(self)
+        self.errors = instruments_for(registry, ErrorMetrics)
+
+    def in_progress(self, method: str, route: str) -> _InProgress:
+        """The in-progress gauge of (method, route)."""
+        gauge = self._in_progress.get((method, route))
+        if gauge is None:
+            gauge = self._in_progress[(method, route)] = _InProgress()
+        return gauge
+
+    def record(self, method: str, route: str, status: int, duration: float, ttfb: float | None) -> None:
+        """Count one finished request and observe its timings."""
+        key = (method, route, status)
+        self._requests[key] = self._requests.get(key, 0) + 1
+        timings = self._timings.get((method, route))
+        if timings is None:
+            timings = self._timings[(method, route)] = (_Histogram(), _Histogram())
+        timings[0].observe(duration)
+        if ttfb is not None:
+            timings[1].observe(ttfb)
+
+    def error(self, exc: BaseException, source: str) -> None:
+        """Count an unhandled exception by class name and source."""
+        self.errors.count(exc, source)
+
+    def describe(self) -> Iterator[Metric]:
+        """The metric families without samples, so the registry refuses clashing names."""
+        return self._families(empty=True)
+
+    def collect(self) -> Iterator[Metric]:
+        """The metric families, in the shape and order prometheus_client would give them."""
+        return self._families(empty=False)
+
+    def _families(self, *, empty: bool) -> Iterator[Metric]:
+        requests = CounterMetricFamily(
+            "robutler_http_requests",
+            HttpMetrics.REQUESTS_DOC,
+            labels=("method", "route", "status"),
+        )
+        for (method, route, status), count in [] if empty else list(self._requests.items()):
+            requests.add_metric((method, route, str(status)), float(count))
+        yield requests
+        duration = HistogramMetricFamily(
+            "robutler_http_request_duration_seconds", HttpMetrics.DURATION_DOC, labels=("method", "route")
+        )
+        ttfb = HistogramMetricFamily(
+            "robutler_http_time_to_first_byte_seconds", HttpMetrics.TTFB_DOC, labels=("method", "route")
+        )
+        for labels, (whole, first) in [] if empty else list(self._timings.items()):
+            duration.add_metric(labels, whole.cumulative(), whole.sum)
+            ttfb.add_metric(labels, first.cumulative(), first.sum)
+        yield duration
+        yield ttfb
+        in_progress = GaugeMetricFamily(
+            "robutler_http_requests_in_progress", HttpMetrics.IN_PROGRESS_DOC, labels=("method", "route")
+        )
+        for labels, gauge in [] if empty else list(self._in_progress.items()):
+            in_progress.add_metric(labels, float(gauge.value))
+        yield in_progress
+
+
+def http_metrics(registry: CollectorRegistry) -> HttpMetrics | LocalHttpMetrics:
+    """The HTTP metrics for this process: plain numbers, or shared files in multiprocess mode."""
+    return HttpMetrics(registry) if multiprocess_dir() else LocalHttpMetrics(registry)
