@@ -29,7 +29,7 @@ from .http import DURATION_BUCKETS, HttpMetrics
 from .registry import instruments_for, multiprocess_dir
 
 _BOUNDS = (*DURATION_BUCKETS, float("inf"))
-_LE = tuple(floatToGoString(b) for b in _BOUNDS)
+_LE = tuple(floatToGoString(b) for b in _BOUNDS)  # type: ignore[no-untyped-call]
 
 
 class _Histogram:
@@ -72,7 +72,8 @@ class LocalHttpMetrics:
     >>> registry = CollectorRegistry()
     >>> m = LocalHttpMetrics(registry)
     >>> m.record("GET", "/agents", 200, 0.012, 0.010)
-    >>> b'robutler_http_requests_total{method="GET",route="/agents",status="200"} 1.0' in generate_latest(registry)
+    >>> text = generate_latest(registry).decode()
+    >>> 'robutler_http_requests_total{method="GET",route="/agents",status="200"} 1.0' in text
     True
     """
 
