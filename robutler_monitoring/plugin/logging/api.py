@@ -112,9 +112,8 @@ class Logger:
             merged = {str(k): v for k, v in (extra or {}).items()}
             merged.update(fields)
             target = target.bind(**merged)
-        if exc_info:
-            target = target.opt(exception=exc_info)
-        target.log(level, message)
+        # depth=2: loguru's location is the caller of info()/error(), not this module
+        target.opt(depth=2, exception=exc_info or None).log(level, message)
 
     def __repr__(self) -> str:
         return f"<Logger {self.name!r}>"

@@ -3,7 +3,9 @@
 Key order: ``timestamp``, ``level``, ``logger``, ``message``; then the context fields
 that are known (``request_id``, ``trace_id``, ``span_id``, ``agent``); then the record's
 own fields; then ``exception``. A field whose name is one of the reserved keys is
-renamed ``field_<name>``, so no caller can overwrite (or forge) a schema key.
+renamed ``field_<name>``, so no caller can overwrite (or forge) a schema key; an
+``agent`` field fills the ``agent`` context key when no agent run set it, and is
+dropped when it repeats it.
 """
 
 from __future__ import annotations
@@ -85,10 +87,13 @@ def build_entry(
         entry["trace_id"] = trace_id
         entry["span_id"] = span_id
     agent = agent_var.get()
+    explicit_agent = fields.get("agent")
+    if agent is None and isinstance(explicit_agent, str):
+        agent = explicit_agent  # `extra={"agent": ...}` outside an agent run names the agent
     if agent is not None:
         entry["agent"] = agent
     for key, value in fields.items():
-        if key in INTERNAL:
+        if key in INTERNAL or (key == "agent" and value == agent):
             continue
         name = key if type(key) is str else str(key)
         out = name

@@ -54,6 +54,19 @@ def test_context_fields_come_first_then_fields() -> None:
     assert (entry["request_id"], entry["agent"]) == ("req-9", "assistant")
 
 
+def test_an_agent_field_names_the_agent_once() -> None:
+    alone = build_entry(time.time(), "INFO", "x", "m", {"agent": "echo"})
+    assert alone["agent"] == "echo" and "field_agent" not in alone
+    token = agent_var.set("assistant")
+    try:
+        same = build_entry(time.time(), "INFO", "x", "m", {"agent": "assistant"})
+        other = build_entry(time.time(), "INFO", "x", "m", {"agent": "echo"})
+    finally:
+        agent_var.reset(token)
+    assert same["agent"] == "assistant" and "field_agent" not in same
+    assert (other["agent"], other["field_agent"]) == ("assistant", "echo")  # the run's agent wins
+
+
 def test_values_json_cannot_hold_are_written_not_lost(logs: Captured) -> None:
     cyclic: dict[str, object] = {}
     cyclic["self"] = cyclic
