@@ -147,6 +147,15 @@ def _serve_command(
         int | None,
         typer.Option(min=1, help="Answer 503 beyond this many concurrent connections.", show_default=False),
     ] = None,
+    drain_delay: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            max=3600,
+            help="On SIGTERM/SIGINT keep serving this many seconds with readiness failing, "
+            "so load balancers stop sending traffic first; a second signal stops at once.",
+        ),
+    ] = 0.0,
     ssl_keyfile: Annotated[
         Path | None, typer.Option(exists=True, dir_okay=False, help="TLS private key file.")
     ] = None,
@@ -178,6 +187,7 @@ def _serve_command(
         limit_concurrency=limit_concurrency,
         ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
         ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
+        drain_delay=drain_delay,
         disabled_plugins=tuple(sorted(_disabled(sys.argv[1:]))),
         plugin_options=dict(ctx.meta.get(PLUGIN_OPTIONS_KEY, {})),
     )

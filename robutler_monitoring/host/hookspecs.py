@@ -82,5 +82,10 @@ def robutler_startup(settings: ServeSettings) -> Awaitable[None] | None:
 
 
 @hookspec
+def robutler_draining(settings: ServeSettings) -> None:
+    """Called in every worker when it was asked to stop, before it stops taking requests."""
+
+
+@hookspec
 def robutler_shutdown(settings: ServeSettings) -> Awaitable[None] | None:
     """Run at ASGI lifespan shutdown in every worker (may be a coroutine function)."""

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import inspect
+import logging
 from typing import Any
 
 import pluggy
 
-from .plugins import call_each
+from .drain import DrainOnSignal
+from .plugins import describe_exception
 from .settings import ServeSettings
 from .types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("robutler_monitoring.host")
 
 
 class LifespanHooks:
@@ -34,7 +38,7 @@ class LifespanHooks:
         async def wrapped_receive() -> Message:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                error = await self._run("robutler_startup")
+                error = await self._startup()
                 state["started"] = True
                 if error is not None:
                     state["failed"] = True
@@ -47,7 +51,7 @@ class LifespanHooks:
             if state["failed"]:
                 return
             if message["type"] == "lifespan.shutdown.complete":
-                await self._run("robutler_shutdown")
+                await self._shutdown()
             await send(message)
 
         try:
@@ -64,21 +68,39 @@ class LifespanHooks:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                error = await self._run("robutler_startup")
+                error = await self._startup()
                 if error is not None:
                     await send({"type": "lifespan.startup.failed", "message": error})
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                await self._run("robutler_shutdown")
+                await self._shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _run(self, hook: str) -> str | None:
-        try:
-            for _, result in call_each(self.pm, hook, settings=self.settings):
+    async def _startup(self) -> str | None:
+        """Every plugin's start-up hook in order; the first failure stops start-up."""
+        for impl in reversed(self.pm.hook.robutler_startup.get_hookimpls()):
+            try:
+                result = impl.function(settings=self.settings)
                 if inspect.isawaitable(result):
                     await result
-        except Exception as exc:
-            return str(exc)
+            except Exception as exc:
+                return f"plugin {impl.plugin_name!r} failed in robutler_startup: {describe_exception(exc)}"
+        DrainOnSignal(self.pm, self.settings).install()
         return None
+
+    async def _shutdown(self) -> None:
+        """Every plugin's shutdown hook, each on its own: one failing does not skip the others."""
+        for impl in reversed(self.pm.hook.robutler_shutdown.get_hookimpls()):
+            try:
+                result = impl.function(settings=self.settings)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception as exc:
+                log.error(
+                    "plugin %r failed in robutler_shutdown: %s",
+                    impl.plugin_name,
+                    describe_exception(exc),
+                    exc_info=exc,
+                )

@@ -8,7 +8,6 @@ working without it. Plugins are disabled by name with ``ROBUTLER_DISABLE_PLUGINS
 from __future__ import annotations
 
 import importlib.metadata
-import os
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
@@ -45,7 +44,7 @@ def get_plugin_manager(
             try:
                 pm.register(ep.load(), name=ep.name)
             except Exception as exc:  # a broken plugin must not break the command
-                _warn(warn, f"plugin {ep.name!r} ({ep.value}) failed to load: {_describe(exc)}")
+                _warn(warn, f"plugin {ep.name!r} ({ep.value}) failed to load: {describe_exception(exc)}")
     return pm
 
 
@@ -92,14 +91,15 @@ def _call(impl: Any, hook: str, kwargs: dict[str, Any], warn: Warn | None) -> tu
     except HostError:
         raise
     except Exception as exc:
-        message = f"plugin {impl.plugin_name!r} failed in {hook}: {_describe(exc)}"
+        message = f"plugin {impl.plugin_name!r} failed in {hook}: {describe_exception(exc)}"
         if warn is None:
             raise HostError(message) from exc
         _warn(warn, message)
         return False, None
 
 
-def _describe(exc: BaseException) -> str:
+def describe_exception(exc: BaseException) -> str:
+    """``Type: first line of the message``, for one-line errors."""
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
@@ -111,8 +111,3 @@ def _warn(warn: Warn | None, message: str) -> None:
         import sys
 
         print(f"Warning: {message}", file=sys.stderr)
-
-
-def env_disabled() -> set[str]:
-    """Disabled plugin names from this process's environment."""
-    return disabled_from_env(os.environ)

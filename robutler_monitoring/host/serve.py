@@ -27,7 +27,6 @@ def serve(settings: ServeSettings, pm: pluggy.PluginManager) -> None:
     if settings.reload and settings.workers > 1:
         raise HostError("--reload and --workers cannot be used together", exit_code=2)
     single = settings.workers == 1 and not settings.reload
-    _check_port(settings.host, settings.port)
     # Plugins first, so that whatever importing TARGET logs goes through their set-up.
     call_each(pm, "robutler_serve_prepare", settings=settings)
     if single:  # this process is the worker
@@ -35,6 +34,7 @@ def serve(settings: ServeSettings, pm: pluggy.PluginManager) -> None:
     # Check TARGET in this process even when workers will import it again, so a
     # mistake is one clear line here rather than a traceback in every worker.
     target = load_target(settings.target, factory=settings.factory, app_dir=settings.app_dir)
+    _check_port(settings.host, settings.port)  # after the input checks: those errors come first
     app: Any
     if single:
         app = build_app(settings, pm, target)

@@ -42,6 +42,7 @@ class ServeSettings:
     limit_concurrency: int | None = None
     ssl_keyfile: str | None = None
     ssl_certfile: str | None = None
+    drain_delay: float = 0.0
     disabled_plugins: tuple[str, ...] = ()
     plugin_options: dict[str, Any] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)

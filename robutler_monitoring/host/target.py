@@ -17,6 +17,7 @@ from typing import Any
 
 from . import sdk
 from .errors import HostError
+from .plugins import describe_exception
 from .types import ASGIApp
 
 
@@ -33,7 +34,8 @@ def load_target(target: str | None, *, factory: bool = False, app_dir: str = "."
     module_part, sep, attr = target.rpartition(":")
     if not sep or not module_part or not attr:
         raise TargetError(
-            f"TARGET {target!r} is not of the form 'module:attribute' or 'path/to/file.py:attribute'"
+            f"TARGET {target!r} is not of the form 'module:attribute' or 'path/to/file.py:attribute'",
+            exit_code=2,
         )
     sdk.prepare_environment()
     module = _import(module_part, target, app_dir)
@@ -51,7 +53,7 @@ def load_target(target: str | None, *, factory: bool = False, app_dir: str = "."
         try:
             obj = obj()
         except Exception as exc:
-            raise TargetError(f"TARGET {target!r}: the factory raised {_describe(exc)}") from exc
+            raise TargetError(f"TARGET {target!r}: the factory raised {describe_exception(exc)}") from exc
     return _as_asgi(obj, target, factory)
 
 
@@ -66,9 +68,9 @@ def _import(module_part: str, target: str, app_dir: str) -> Any:
     except ModuleNotFoundError as exc:
         if exc.name and (module_part == exc.name or module_part.startswith(exc.name + ".")):
             raise TargetError(f"TARGET {target!r}: no module named {module_part!r}") from None
-        raise TargetError(f"TARGET {target!r}: importing {module_part!r} failed: {_describe(exc)}") from exc
+        raise _import_failed(target, module_part, exc) from exc
     except Exception as exc:
-        raise TargetError(f"TARGET {target!r}: importing {module_part!r} failed: {_describe(exc)}") from exc
+        raise _import_failed(target, module_part, exc) from exc
 
 
 def _import_file(path: Path, target: str) -> Any:
@@ -87,7 +89,7 @@ def _import_file(path: Path, target: str) -> Any:
         spec.loader.exec_module(module)
     except Exception as exc:
         del sys.modules[name]
-        raise TargetError(f"TARGET {target!r}: running {str(path)!r} failed: {_describe(exc)}") from exc
+        raise _import_failed(target, str(path), exc, verb="running") from exc
     return module
 
 
@@ -103,7 +105,8 @@ def _as_asgi(obj: Any, target: str, factory: bool) -> ASGIApp:
     if not factory and callable(obj) and not inspect.isclass(obj):
         hint = " (if it is a function that returns the app, add --factory)"
     raise TargetError(
-        f"TARGET {target!r} is a {type(obj).__name__}, not an ASGI app, a Robutler agent "
+        f"TARGET {target!r} is {_article(type(obj).__name__)} {type(obj).__name__}, not an ASGI app, "
+        f"a Robutler agent "
         f"or a list of agents{hint}"
     )
 
@@ -117,6 +120,9 @@ def _is_asgi(obj: Any) -> bool:
     return call is not None and inspect.iscoroutinefunction(call)
 
 
-def _describe(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def _import_failed(target: str, what: str, exc: BaseException, verb: str = "importing") -> TargetError:
+    return TargetError(f"TARGET {target!r}: {verb} {what!r} failed: {describe_exception(exc)}")

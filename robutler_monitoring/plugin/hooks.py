@@ -96,6 +96,14 @@ async def robutler_startup(settings: ServeSettings) -> None:
 
 
 @hookimpl
+def robutler_draining(settings: ServeSettings) -> None:
+    """Readiness fails while the server drains."""
+    cfg = get_config(settings)
+    if cfg.enabled:
+        metrics_hooks.draining(cfg, settings)
+
+
+@hookimpl
 async def robutler_shutdown(settings: ServeSettings) -> None:
     """Drain, stop collectors, flush logs."""
     cfg = get_config(settings)

@@ -113,6 +113,20 @@ def test_port_in_use_is_one_clear_error() -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_bad_input_is_reported_before_a_busy_port(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("monitoring:\n  metrics:\n    endpont: /m\n")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        config_error = run_robutler("serve", "--config", str(bad), "--port", port)
+        target_error = run_robutler("serve", "nosuchmodule_xyz:app", "--port", port)
+    assert config_error.returncode == 2
+    assert "did you mean 'endpoint'" in config_error.stderr
+    assert "no module named 'nosuchmodule_xyz'" in target_error.stderr
+
+
 def test_two_workers_serve_the_demo(tmp_path: Path) -> None:
     with robutler_serve("--workers", "2", tmp_path=tmp_path) as server:
         deadline = time.monotonic() + 20

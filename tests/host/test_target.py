@@ -58,7 +58,7 @@ def test_factory_is_called(appfile: Path) -> None:
     [
         ("nosuchmodule_xyz:app", False, "no module named 'nosuchmodule_xyz'"),
         ("{file}:missing", False, "has no attribute 'missing'"),
-        ("{file}:number", False, "is a int, not an ASGI app"),
+        ("{file}:number", False, "is an int, not an ASGI app"),
         ("{file}:make", False, "add --factory"),
         ("{file}:number", True, "is not callable"),
         ("{file}:boom", True, "the factory raised RuntimeError: no database"),

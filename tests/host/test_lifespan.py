@@ -1,0 +1,87 @@
+"""The plugins' start-up and shutdown hooks run inside the ASGI lifespan, whatever the app does."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import pytest
+
+from robutler_monitoring.host.hookspecs import hookimpl
+from robutler_monitoring.host.lifespan import LifespanHooks
+from robutler_monitoring.host.plugins import get_plugin_manager
+from robutler_monitoring.host.settings import ServeSettings
+
+
+class Recorder:
+    def __init__(self, name: str, fail_on: str = "") -> None:
+        self.name = name
+        self.fail_on = fail_on
+        self.calls: list[str] = []
+
+    @hookimpl
+    async def robutler_startup(self, settings: ServeSettings) -> None:
+        self.calls.append("startup")
+        if self.fail_on == "startup":
+            raise RuntimeError(f"{self.name} cannot start")
+
+    @hookimpl
+    def robutler_shutdown(self, settings: ServeSettings) -> None:
+        self.calls.append("shutdown")
+        if self.fail_on == "shutdown":
+            raise RuntimeError(f"{self.name} cannot stop")
+
+
+async def _no_lifespan_app(scope: Any, receive: Any, send: Any) -> None:
+    raise RuntimeError("this app knows nothing of lifespan")
+
+
+async def _lifespan_app(scope: Any, receive: Any, send: Any) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def _run(app: Any) -> list[str]:
+    sent: list[str] = []
+
+    async def go() -> None:
+        queue: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+        await queue.put({"type": "lifespan.startup"})
+        await queue.put({"type": "lifespan.shutdown"})
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message["type"])
+
+        await app({"type": "lifespan"}, queue.get, send)
+
+    asyncio.run(go())
+    return sent
+
+
+@pytest.mark.parametrize("inner", [_no_lifespan_app, _lifespan_app])
+def test_a_failing_shutdown_hook_is_logged_and_the_others_still_run(
+    inner: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    pm = get_plugin_manager(load_entry_points=False)
+    first, failing = Recorder("first"), Recorder("failing", fail_on="shutdown")
+    pm.register(first, name="first")
+    pm.register(failing, name="failing")  # registered last: pluggy calls it first
+    with caplog.at_level(logging.ERROR, logger="robutler_monitoring.host"):
+        sent = _run(LifespanHooks(inner, pm, ServeSettings()))
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert first.calls == ["startup", "shutdown"]
+    assert failing.calls == ["startup", "shutdown"]
+    assert "plugin 'failing' failed in robutler_shutdown: RuntimeError: failing cannot stop" in caplog.text
+
+
+def test_a_failing_startup_hook_stops_start_up_with_its_reason() -> None:
+    pm = get_plugin_manager(load_entry_points=False)
+    pm.register(Recorder("broken", fail_on="startup"), name="broken")
+    sent = _run(LifespanHooks(_lifespan_app, pm, ServeSettings()))
+    assert sent == ["lifespan.startup.failed"]
