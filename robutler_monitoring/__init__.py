@@ -9,7 +9,19 @@ belongs to the Robutler SDK). They are loaded on first use, so that
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what type checkers see; at run time the names load on first use
+    from .plugin.logging.api import get_logger as get_logger
+    from .plugin.metrics.api import CacheStats as CacheStats
+    from .plugin.metrics.api import Metrics as Metrics
+    from .plugin.metrics.api import MetricsError as MetricsError
+    from .plugin.metrics.api import cache_stats as cache_stats
+    from .plugin.metrics.api import metrics as metrics
+    from .plugin.metrics.api import performance_monitor as performance_monitor
+    from .plugin.metrics.api import register_cache as register_cache
+    from .plugin.metrics.api import register_health_check as register_health_check
+    from .plugin.metrics.api import track_skill_performance as track_skill_performance
 
 __version__ = "0.1.0"
 

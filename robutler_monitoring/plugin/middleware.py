@@ -6,14 +6,14 @@ buffers: each message goes to the server the moment the app sends it.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping, Sequence
+from time import perf_counter
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 
 from ..host.types import ASGIApp, Message, Receive, Scope, Send
-from .context import RequestRecord, new_request_id, request_id_var, sanitize_request_id
+from .context import REQUEST_ID_HEADER, RequestRecord, new_request_id, request_id_var, sanitize_request_id
 from .metrics.http_local import http_metrics
 from .metrics.registry import default_registry, instruments_for
 from .metrics.routes import KNOWN_METHODS, OTHER_METHOD, RouteResolver, route_path
@@ -22,7 +22,7 @@ Listener = Callable[[RequestRecord], None]
 
 #: Status counted when the client went away before the response ended (nginx's convention).
 CLIENT_CLOSED = 499
-_HEADER = b"x-request-id"
+_HEADER = REQUEST_ID_HEADER.encode()
 
 
 class MonitoringMiddleware:
@@ -51,7 +51,7 @@ class MonitoringMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        start = time.perf_counter()
+        start = perf_counter()
         method = scope["method"]
         if method not in KNOWN_METHODS:
             method = OTHER_METHOD
@@ -69,28 +69,57 @@ class MonitoringMiddleware:
         endpoint = self._endpoints.get(route_path(scope)) if self._endpoints else None
         if endpoint is not None:
             app = endpoint
-            route = prematched = route_path(scope)
+            prematched = route_path(scope)
         else:
-            route = prematched = self._routes.prematch(scope, method)
+            prematched = self._routes.prematch(scope, method)
         in_progress = self._metrics.in_progress(method, prematched)
         in_progress.inc()
 
         status = 0
         ttfb: float | None = None
-        complete = False
+        complete = False  # the last body message went out; the request is recorded
         disconnected = False
+
+        def finish(error: BaseException | None) -> None:
+            # Exactly once per request: at the last body message, else when the app returns or raises.
+            nonlocal status
+            duration = perf_counter() - start
+            in_progress.dec()
+            if not complete:
+                if disconnected:
+                    status = CLIENT_CLOSED
+                elif error is not None:
+                    status = 500 if isinstance(error, Exception) else CLIENT_CLOSED
+                elif not status:
+                    status = 500  # the app returned without answering; the server sends a 500
+            route = prematched if endpoint is not None else self._routes.final(scope, root_path, prematched)
+            self._metrics.record(method, route, status, duration, ttfb)
+            if self._listeners:
+                self._notify(scope, route, status, duration, ttfb, request_id, error)
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status, ttfb, complete
             mtype = message["type"]
-            if mtype == "http.response.start":
-                status = message["status"]
-                message = {**message, "headers": [*message.get("headers", ()), rid_header]}
-            elif mtype == "http.response.body":
+            if mtype == "http.response.body":
                 if ttfb is None:
-                    ttfb = time.perf_counter() - start
-                if not message.get("more_body", False):
+                    ttfb = perf_counter() - start
+                if not message.get("more_body", False) and not complete:
+                    await send(message)
+                    # Record now, not when the app returns: Starlette tears down its stream
+                    # task group after this, and a scrape sent right after the last chunk
+                    # must already see the request.
                     complete = True
+                    finish(None)
+                    return
+            elif mtype == "http.response.start":
+                status = message["status"]
+                headers = [*message.get("headers", ())]
+                for key, _ in headers:
+                    if key.lower() == _HEADER:
+                        break  # the app set its own id: keep it, never send two
+                else:
+                    headers.append(rid_header)
+                message = {**message, "headers": headers}
             await send(message)
 
         async def receive_wrapper() -> Message:
@@ -101,29 +130,21 @@ class MonitoringMiddleware:
             return message
 
         token = request_id_var.set(request_id)
-        error: BaseException | None = None
         try:
             await app(scope, receive_wrapper, send_wrapper)
         except BaseException as exc:
-            error = exc
             if isinstance(exc, Exception):
                 self._metrics.error(exc, "http")
+            if not complete:
+                finish(exc)
+            # The request id stays set: uvicorn logs "Exception in ASGI application" right
+            # after this, in this same task, and that line must carry the id. uvicorn runs
+            # each request in its own task with its own copy of the context, so the id
+            # cannot leak into another request.
             raise
-        finally:
-            duration = time.perf_counter() - start
-            in_progress.dec()
-            if disconnected and not complete:
-                status = CLIENT_CLOSED
-            elif error is not None:
-                status = CLIENT_CLOSED if not isinstance(error, Exception) else 500
-            elif not status:
-                status = 500  # the app returned without answering; the server sends a 500
-            if endpoint is None:
-                route = self._routes.final(scope, root_path, prematched)
-            self._metrics.record(method, route, status, duration, ttfb)
-            if self._listeners:
-                self._notify(scope, route, status, duration, ttfb, request_id, error)
-            request_id_var.reset(token)
+        if not complete:
+            finish(None)  # no response, or the client went away before the last chunk
+        request_id_var.reset(token)
 
     def _notify(
         self,

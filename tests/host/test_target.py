@@ -42,7 +42,7 @@ def appfile(tmp_path: Path) -> Path:
 
 def test_file_target_loads_coroutine_app(appfile: Path) -> None:
     app = load_target(f"{appfile}:app")
-    assert app.__name__ == "app"  # type: ignore[attr-defined]
+    assert app.__name__ == "app"
 
 
 def test_module_target_uses_app_dir(appfile: Path) -> None:
@@ -50,7 +50,7 @@ def test_module_target_uses_app_dir(appfile: Path) -> None:
 
 
 def test_factory_is_called(appfile: Path) -> None:
-    assert load_target(f"{appfile}:make", factory=True).__name__ == "app"  # type: ignore[attr-defined]
+    assert load_target(f"{appfile}:make", factory=True).__name__ == "app"
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from robutler_monitoring.plugin.commands import monitor_app
 from tests.support.plugins import install_plugin
-from tests.support.servers import run_robutler
+from tests.support.servers import free_port, run_robutler
 
 BAD = """
 monitoring:
@@ -37,8 +37,12 @@ monitoring:
     webhooks:
       - url: "https://bot:url-secret@hooks.example.com/h?token=query-secret"
         headers: {Authorization: "Bearer header-secret"}
+      - url: "https://hooks.slack.com/services/T0001/B0002/SlackPathSecret123"
 """
-SECRETS = ("env-token-secret", "plain-file-secret", "url-secret", "query-secret", "header-secret")
+SECRETS = (
+    "env-token-secret", "plain-file-secret", "url-secret", "query-secret", "header-secret",
+    "SlackPathSecret123", "B0002",
+)  # fmt: skip
 
 
 def _cli() -> typer.Typer:
@@ -119,6 +123,7 @@ def test_show_masks_every_secret(tmp_path: Path, fmt: str) -> None:
     )  # fmt: skip
     assert code == 0, err
     assert "***" in out
+    assert "https://hooks.slack.com/***" in out  # the webhook's host stays readable
     for secret in SECRETS:
         assert secret not in out + err
 
@@ -188,7 +193,8 @@ def test_robutler_monitor_config_show_subprocess(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_robutler_serve_with_a_bad_config_exits_2_without_traceback(tmp_path: Path) -> None:
     bad = _write(tmp_path, BAD, "bad.yaml")
-    done = run_robutler("serve", "--config", str(bad), timeout=60)
+    # a free port: a server the user left running on 8000 must not turn this into "port in use"
+    done = run_robutler("serve", "--config", str(bad), "--port", str(free_port()), timeout=60)
     assert done.returncode == 2
     assert f"{bad}:6: monitoring.logging.level = 'LOUD'" in done.stderr
     assert f"{bad}:3: monitoring.metrics.endpont: unknown key; did you mean 'endpoint'?" in done.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from typing import Any
 
@@ -15,6 +16,7 @@ from starlette.routing import Route
 
 from robutler_monitoring.plugin.config.schema import HealthChecksConfig
 from robutler_monitoring.plugin.endpoints import health_endpoints, protect
+from robutler_monitoring.plugin.health import builtin
 from robutler_monitoring.plugin.health.checks import HealthRegistry
 from robutler_monitoring.plugin.health.report import HealthReporter
 from robutler_monitoring.plugin.middleware import MonitoringMiddleware
@@ -42,22 +44,37 @@ def _app(
     async def hello(request: Any) -> PlainTextResponse:
         return PlainTextResponse("hi")
 
-    app = Starlette(routes=[Route("/{path:path}", hello)])  # a catch-all, like the SDK server
+    async def resolve(request: Any) -> PlainTextResponse:
+        # getaddrinfo runs on the loop's default executor: this answers only while it has room.
+        loop = asyncio.get_running_loop()
+        found = await asyncio.wait_for(loop.getaddrinfo("127.0.0.1", 80), timeout=5)
+        return PlainTextResponse(found[0][4][0])
+
+    app = Starlette(  # a catch-all, like the SDK server
+        routes=[Route("/resolve", resolve), Route("/{path:path}", hello)]
+    )
     return MonitoringMiddleware(app, registry=CollectorRegistry(), endpoints=endpoints), reporter
 
 
-def test_liveness_is_fast_and_checks_nothing() -> None:
+def test_liveness_checks_nothing() -> None:
+    calls: list[str] = []
     checks = HealthRegistry()
-    checks.register("database:connections", lambda: time.sleep(5))  # would time out if run
+    checks.register("database:connections", lambda: calls.append("sync"))
+
+    async def ping() -> None:
+        calls.append("async")
+
+    checks.register("cache:ping", ping)
     app, _ = _app(checks)
     with run_asgi(app) as base, httpx.Client(base_url=base) as client:
-        start = time.perf_counter()
-        response = client.get("/health")
-        elapsed = time.perf_counter() - start
-    assert response.status_code == 200
-    assert response.headers["content-type"] == "application/health+json"
-    assert response.json() == {"status": "pass"}
-    assert elapsed < 0.2
+        responses = [client.get("/health") for _ in range(5)]
+        assert calls == []
+        client.get("/health/detailed")  # the same checks do run for the detailed health
+    for response in responses:
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "application/health+json"
+        assert response.json() == {"status": "pass"}
+    assert sorted(calls) == ["async", "sync"]
 
 
 def test_detailed_follows_the_health_json_draft() -> None:
@@ -96,12 +113,14 @@ def test_raising_slow_and_async_checks_fail_without_breaking_the_endpoint() -> N
     checks.register("database:connections", raising)
     checks.register("upstream:latency", slow_async)
     checks.register("disk:utilization", warn_async)
-    checks.register("sync:slow", lambda: time.sleep(3))
+    release = threading.Event()
+    checks.register("sync:slow", lambda: release.wait(30))
     app, _ = _app(checks)
     with run_asgi(app) as base, httpx.Client(base_url=base) as client:
         start = time.perf_counter()
         response = client.get("/health/detailed")
         elapsed = time.perf_counter() - start
+        release.set()
     assert response.status_code == 503
     doc = response.json()
     assert doc["status"] == "fail"
@@ -111,7 +130,61 @@ def test_raising_slow_and_async_checks_fail_without_breaking_the_endpoint() -> N
     assert doc["checks"]["sync:slow"][0]["status"] == "fail"
     assert doc["checks"]["disk:utilization"][0]["status"] == "warn"
     assert "hunter2" not in response.text  # neither exception messages nor unknown fields leak
-    assert elapsed < 1.5  # checks ran concurrently, each bounded by the 0.5 s timeout
+    assert elapsed < 10  # bounded by the 0.5 s timeout, not by checks that would take 5 and 30 s
+
+
+def test_a_hanging_sync_check_holds_one_thread_and_starves_nothing() -> None:
+    release = threading.Event()
+    started: list[int] = []
+
+    def hangs() -> bool:
+        started.append(threading.get_ident())
+        return release.wait(60)
+
+    checks = HealthRegistry()
+    checks.register("database:ping", hangs)
+    checks.register("queue:depth", lambda: 3)  # another sync check: it still gets a thread
+    app, _ = _app(checks, cfg=HealthChecksConfig(check_timeout=0.3))
+    try:
+        with run_asgi(app) as base, httpx.Client(base_url=base, timeout=10) as client:
+            docs = [client.get("/health/detailed").json() for _ in range(20)]
+            resolved = client.get("/resolve")
+    finally:
+        release.set()
+    builtins = ("readiness", "uptime", "memory:utilization", "memory:rss", "eventloop:lag")
+    for doc in docs:
+        statuses = {name: doc["checks"][name][0]["status"] for name in builtins}
+        assert statuses == dict.fromkeys(builtins, "pass")
+        assert doc["checks"]["queue:depth"][0]["observedValue"] == 3
+        assert doc["checks"]["database:ping"][0]["status"] == "fail"
+    outputs = [doc["checks"]["database:ping"][0]["output"] for doc in docs]
+    assert outputs[0] == "check timed out after 0.3 s"
+    assert set(outputs[1:]) <= {outputs[0], "still running (previous run exceeded the timeout)"}
+    assert "still running (previous run exceeded the timeout)" in outputs
+    assert len(started) == 1  # never started again while the first run hangs
+    assert resolved.status_code == 200 and resolved.text == "127.0.0.1"  # default executor free
+
+
+def test_concurrent_requests_share_one_run_of_a_slow_check() -> None:
+    calls: list[float] = []
+
+    def slow() -> int:
+        calls.append(time.monotonic())
+        time.sleep(0.3)
+        return 1
+
+    checks = HealthRegistry()
+    checks.register("upstream:latency", slow)
+    app, _ = _app(checks, cfg=HealthChecksConfig(check_timeout=5))
+
+    async def scenario() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            return await asyncio.gather(*(client.get("/health/detailed") for _ in range(5)))
+
+    responses = asyncio.run(scenario())
+    assert [r.json()["checks"]["upstream:latency"][0]["observedValue"] for r in responses] == [1] * 5
+    assert len(calls) == 1
 
 
 def test_warn_answers_200() -> None:
@@ -171,3 +244,25 @@ def test_registry_rejects_bad_names_with_a_clear_error() -> None:
         checks.register("bad name!", lambda: True)
     with pytest.raises(TypeError, match="'db:ok': expected a callable"):
         checks.register("db:ok", 42)  # type: ignore[arg-type]
+
+
+def test_memory_is_read_once_for_both_memory_checks_and_a_burst(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Counting reads needs a spy: /proc gives the same answer either way.
+    reads: list[None] = []
+    real = builtin._memory
+
+    def counted() -> tuple[int, int] | None:
+        reads.append(None)
+        return real()
+
+    monkeypatch.setattr(builtin, "_memory", counted)
+    reporter = HealthReporter(HealthChecksConfig(), HealthRegistry(), service_id="robutler-test")
+
+    async def burst() -> list[dict[str, Any]]:
+        return [(await reporter.detailed())[1] for _ in range(10)]
+
+    docs = asyncio.run(burst())
+    assert len(reads) == 1
+    for doc in docs:
+        assert doc["checks"]["memory:utilization"][0]["observedValue"] > 0
+        assert doc["checks"]["memory:rss"][0]["observedValue"] > 0

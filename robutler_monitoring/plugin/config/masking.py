@@ -1,47 +1,42 @@
 """Hiding secrets before a value is shown: in ``config show`` and in error messages.
 
-Masked: ``password`` and ``auth_token`` keys, any ``SecretStr``, webhook header values
-whose name looks like a credential, and credentials inside URLs
-(``https://user:pass@host`` -> ``https://user:***@host``, ``?token=abc`` -> ``?token=***``).
+Masked: any key the shared detector (``plugin/secrets.py``) calls secret (``password``,
+``auth_token``, a webhook's ``Authorization`` header, ...), any ``SecretStr``,
+credentials inside URLs (``https://user:pass@host`` -> ``https://user:***@host``,
+``?token=abc`` -> ``?token=***``), and the whole path and query of a webhook URL,
+which is where Slack, Discord and Teams put the secret
+(``https://hooks.slack.com/services/T0/B0/XyZ`` -> ``https://hooks.slack.com/***``).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import SecretStr
 
-MASK = "***"
+from ..secrets import MASK, is_secret_key, is_secret_param, mask_capability_url, mask_url
 
-_SECRET_KEYS = frozenset({"password", "auth_token"})
-_SECRET_NAME = re.compile(
-    r"authorization|token|secret|password|passwd|api[-_]?key|apikey|cookie|signature|^sig$|^key$",
-    re.IGNORECASE,
-)
+__all__ = ["MASK", "is_secret_path", "mask", "mask_url"]
 
 
-def is_secret_key(path: Sequence[str | int]) -> bool:
-    """True when the value at this dotted path is a secret as a whole."""
-    if not path:
+def is_secret_path(path: Sequence[str | int]) -> bool:
+    """True when the value at this key path is a secret as a whole."""
+    if not path or not isinstance(path[-1], str):
         return False
-    last = str(path[-1])
-    if last in _SECRET_KEYS:
-        return True
-    # headers of a webhook: `alerts.webhooks.0.headers.Authorization`
-    return len(path) >= 2 and path[-2] == "headers" and bool(_SECRET_NAME.search(last))
+    if len(path) >= 2 and path[-2] == "headers":  # a webhook's `headers: {X-Signature: ...}`
+        return is_secret_param(path[-1])
+    return is_secret_key(path[-1])
 
 
 def mask(path: Sequence[str | int], value: Any) -> Any:
     """``value`` with every secret in it replaced by ``***`` (containers are walked)."""
     if value is None:
         return None
-    if isinstance(value, SecretStr) or is_secret_key(path):
+    if isinstance(value, SecretStr) or is_secret_path(path):
         return MASK
     if isinstance(value, str):
-        return mask_url(value)
+        return mask_capability_url(value) if _is_webhook_url(path) else mask_url(value)
     if isinstance(value, dict):
         return {k: mask([*path, k], v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -49,24 +44,6 @@ def mask(path: Sequence[str | int], value: Any) -> Any:
     return value
 
 
-def mask_url(text: str) -> str:
-    """Mask the password (or lone token) and secret-looking query values of a URL."""
-    if "://" not in text:
-        return text
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        return text
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, hostport = netloc.rpartition("@")
-        user, colon, _password = userinfo.partition(":")
-        # a lone userinfo (`https://TOKEN@host`) is usually a token, so it goes too
-        netloc = f"{user}:{MASK}@{hostport}" if colon else f"{MASK}@{hostport}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        if any(_SECRET_NAME.search(k) for k, _ in pairs):
-            masked = [(k, MASK if _SECRET_NAME.search(k) else v) for k, v in pairs]
-            query = urlencode(masked, safe="*")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+def _is_webhook_url(path: Sequence[str | int]) -> bool:
+    # `alerts.webhooks.0.url`, with or without the leading `monitoring`
+    return len(path) >= 3 and path[-1] == "url" and isinstance(path[-2], int) and path[-3] == "webhooks"

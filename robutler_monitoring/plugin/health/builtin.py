@@ -11,6 +11,9 @@ from typing import Any
 from ..config.schema import HealthChecksConfig
 
 _MIB = 1024 * 1024
+#: Seconds a memory reading is reused: both memory checks share one, and a flood of
+#: requests to the detailed health costs one read of /proc a second.
+_MEMORY_TTL = 1.0
 
 
 class Readiness:
@@ -57,12 +60,20 @@ def builtin_checks(
 ) -> list[tuple[str, Callable[[], Any], str | None, str | None]]:
     """(name, check, componentType, observedUnit) of each built-in check."""
     t0 = time.monotonic() if started is None else started
+    reading: tuple[float, tuple[int, int] | None] = (float("-inf"), None)
+
+    def memory_now() -> tuple[int, int] | None:
+        nonlocal reading
+        now = time.monotonic()
+        if now - reading[0] >= _MEMORY_TTL:
+            reading = (now, _memory())
+        return reading[1]
 
     def uptime() -> dict[str, Any]:
         return {"observedValue": round(time.monotonic() - t0, 3), "status": "pass"}
 
     def memory() -> dict[str, Any]:
-        found = _memory()
+        found = memory_now()
         if found is None:
             return {"status": "warn", "output": "memory usage is not available on this system"}
         rss, total = found
@@ -71,7 +82,7 @@ def builtin_checks(
         return {"observedValue": percent, "status": status}
 
     def rss() -> dict[str, Any]:
-        found = _memory()
+        found = memory_now()
         if found is None:
             return {"status": "warn", "output": "memory usage is not available on this system"}
         return {"observedValue": round(found[0] / _MIB, 1), "status": "pass"}

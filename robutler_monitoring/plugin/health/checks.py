@@ -7,8 +7,6 @@ a number (the observed value), or a dict of the draft's fields.
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import re
 import threading
 from collections.abc import Awaitable, Callable
@@ -32,6 +30,7 @@ class HealthCheck:
     fn: CheckFn
     component_type: str | None = None
     observed_unit: str | None = None
+    inline: bool = False  #: built-ins: cheap and non-blocking, run on the loop without a timeout
 
 
 def worst(statuses: list[str]) -> str:
@@ -70,22 +69,19 @@ class HealthRegistry:
         with self._lock:
             self._checks[name] = HealthCheck(name, fn, component_type, observed_unit)
 
-    def unregister(self, name: str) -> None:
-        """Remove the check ``name`` if present."""
-        with self._lock:
-            self._checks.pop(name, None)
-
     def checks(self) -> list[HealthCheck]:
         """The registered checks, in registration order."""
         with self._lock:
             return list(self._checks.values())
 
 
-def _now() -> str:
+def timestamp() -> str:
+    """Now, as the draft's ``time`` field (UTC, milliseconds)."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _to_entry(check: HealthCheck, value: Any) -> dict[str, Any]:
+def entry_for(check: HealthCheck, value: Any) -> dict[str, Any]:
+    """The draft's entry for what ``check`` returned (see the module docstring)."""
     entry: dict[str, Any] = {}
     if check.component_type:
         entry["componentType"] = check.component_type
@@ -110,57 +106,17 @@ def _to_entry(check: HealthCheck, value: Any) -> dict[str, Any]:
             entry["output"] = f"check returned status {value.get('status')!r}; expected pass, warn or fail"
     else:
         entry.update(status="fail", output=f"check returned a {type(value).__name__}; see HealthRegistry")
-    entry["time"] = _now()
+    entry["time"] = timestamp()
     return entry
 
 
-async def _call(fn: CheckFn) -> Any:
-    if inspect.iscoroutinefunction(fn):
-        return await fn()
-    # Sync checks run in a thread so a slow one cannot stall the event loop or its timeout.
-    result = await asyncio.to_thread(fn)
-    if inspect.isawaitable(result):
-        return await result
-    return result
-
-
-async def run_check(
-    check: HealthCheck, timeout: float, on_error: Callable[[BaseException], None] | None = None
-) -> dict[str, Any]:
-    """Run one check with a timeout; a raise or a timeout becomes a ``fail`` entry."""
-    try:
-        value = await asyncio.wait_for(_call(check.fn), timeout)
-    except TimeoutError:
-        return {"status": "fail", "output": f"check timed out after {timeout:g} s", "time": _now()}
-    except Exception as exc:
-        if on_error is not None:
-            on_error(exc)
-        # The class name only: a message may carry a DSN or a password.
-        return {"status": "fail", "output": f"check raised {type(exc).__name__}", "time": _now()}
-    return _to_entry(check, value)
-
-
-async def run_checks(
-    checks: list[HealthCheck],
-    timeout: float,
-    on_error: Callable[[BaseException], None] | None = None,
-) -> dict[str, list[dict[str, Any]]]:
-    """Run every check concurrently; the ``checks`` object of a health+json document."""
-    results = await asyncio.gather(*(run_check(c, timeout, on_error) for c in checks))
-    return {check.name: [entry] for check, entry in zip(checks, results, strict=True)}
-
-
-_default: HealthRegistry | None = None
-_default_lock = threading.Lock()
+# An empty dict and a lock: nothing to defer, so no lazy creation and no second lock.
+_default = HealthRegistry()
 
 
 def default_health_checks() -> HealthRegistry:
     """The process-wide registry behind ``register_health_check``."""
-    global _default
-    with _default_lock:
-        if _default is None:
-            _default = HealthRegistry()
-        return _default
+    return _default
 
 
 def register_health_check(

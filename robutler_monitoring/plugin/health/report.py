@@ -10,7 +10,8 @@ from typing import Any
 
 from ..config.schema import HealthChecksConfig
 from .builtin import Readiness, builtin_checks
-from .checks import HealthCheck, HealthRegistry, run_checks, worst
+from .checks import HealthCheck, HealthRegistry, worst
+from .runner import CheckRunner
 
 
 def _version() -> str:
@@ -42,10 +43,10 @@ class HealthReporter:
         self.readiness = readiness or Readiness()
         self._user = user_checks
         self._builtin = [
-            HealthCheck(name, fn, ctype, unit)
+            HealthCheck(name, fn, ctype, unit, inline=True)
             for name, fn, ctype, unit in builtin_checks(cfg, self.readiness, lag_source)
         ]
-        self._on_error = on_error
+        self._runner = CheckRunner(cfg.check_timeout, on_error)
         self._head = {
             "version": _version().split(".")[0],
             "releaseId": _version(),
@@ -70,7 +71,7 @@ class HealthReporter:
         """Every check; 200 for pass and warn, 503 for fail."""
         builtin_names = {c.name for c in self._builtin}
         user = [c for c in self._user.checks() if c.name not in builtin_names]
-        checks = await run_checks(self._builtin + user, self.cfg.check_timeout, self._on_error)
+        checks = await self._runner.run_all(self._builtin + user)
         for entries in checks.values():
             for entry in entries:
                 entry.setdefault("componentId", self._instance)

@@ -21,7 +21,8 @@ from types import TracebackType
 from typing import Any
 
 from ..context import agent_var, request_id_var
-from .redact import redact_field, scrub_text
+from ..secrets import scrub_text
+from .redact import redact_field
 from .trace_ids import current_trace_ids
 
 RESERVED = (
@@ -60,7 +61,8 @@ def exception_info(
     except Exception:  # a broken __str__ must not lose the line
         message = f"<unprintable {name}>"
     text = "".join(traceback.format_exception(exc_type, value, tb))
-    return {"type": name, "message": message, "traceback": text.rstrip("\n")}
+    # `ValueError("password=...")` repeats its message in the traceback: scrub both
+    return {"type": name, "message": scrub_text(message), "traceback": scrub_text(text.rstrip("\n"))}
 
 
 def build_entry(
@@ -111,15 +113,14 @@ def _default(value: Any) -> Any:
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, bytes | bytearray):
-        return bytes(value).decode("utf-8", "backslashreplace")
+        return scrub_text(bytes(value).decode("utf-8", "backslashreplace"))
     if isinstance(value, set | frozenset):
         return list(value)
-    if isinstance(value, BaseException):
-        return f"{type(value).__name__}: {value}"
     try:
-        return repr(value)
-    except Exception:  # a broken __repr__ must not lose the line
+        text = f"{type(value).__name__}: {value}" if isinstance(value, BaseException) else repr(value)
+    except Exception:  # a broken __str__ or __repr__ must not lose the line
         return f"<unrepresentable {type(value).__name__}>"
+    return scrub_text(text)  # `Cfg(password='x')`: a repr shows the fields
 
 
 # ensure_ascii escapes every control character and U+2028/U+2029, so a line never splits

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import os
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -14,6 +15,7 @@ from ..config.schema import MonitoringConfig
 from ..context import RequestRecord
 from .access import AccessLogger
 from .setup import configure_process, process_handle
+from .writelock import LOCK_ENV, create_lock_file
 
 _UVICORN_LEVELS = {"SUCCESS": "info"}
 
@@ -58,7 +60,11 @@ def serve_options(
 
 def serve_prepare(cfg: MonitoringConfig, settings: ServeSettings) -> None:
     """Configure the sink in the `robutler serve` process (raises UsageError for a bad output)."""
-    configure_process(cfg.logging)
+    lock_path = None
+    if settings.workers > 1 or settings.reload:
+        # several processes will share stdout: their long lines take turns (writelock.py)
+        lock_path = create_lock_file()
+    configure_process(cfg.logging, lock_path)
 
 
 def uvicorn_config(cfg: MonitoringConfig, settings: ServeSettings, config: dict[str, Any]) -> None:
@@ -71,7 +77,7 @@ def uvicorn_config(cfg: MonitoringConfig, settings: ServeSettings, config: dict[
 
 def configure_worker(cfg: MonitoringConfig, settings: ServeSettings) -> None:
     """Configure the sink in a worker process (idempotent in the serve process)."""
-    configure_process(cfg.logging)
+    configure_process(cfg.logging, os.environ.get(LOCK_ENV))
 
 
 def resweep(cfg: MonitoringConfig, settings: ServeSettings) -> None:

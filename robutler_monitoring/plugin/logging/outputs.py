@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+from .writelock import lock_for
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: rotation without a cross-process lock
@@ -55,19 +57,34 @@ def parse_retention(text: str) -> tuple[int | None, float | None]:
 
 
 class FdOutput:
-    """Write to an already open file descriptor (1 for stdout, 2 for stderr); never closes it."""
+    """Write to an already open file descriptor (1 for stdout, 2 for stderr); never closes it.
 
-    def __init__(self, fd: int) -> None:
+    With ``lock_path`` (``--workers N``), writes to a pipe, socket or terminal hold an
+    ``flock`` on that file so that no worker tears another's long line (``writelock.py``).
+
+    >>> # out = FdOutput(1, lock_path=os.environ.get("ROBUTLER_LOG_LOCK"))
+    """
+
+    def __init__(self, fd: int, lock_path: str | None = None) -> None:
         self.fd = fd
+        self.lock = lock_for(fd, lock_path)
 
     def write(self, data: bytes) -> None:
         """Write all of ``data``; one ``os.write`` unless the kernel takes less."""
+        if self.lock is None:
+            self._write_all(data)
+        else:
+            self.lock.write(self._write_all, data)
+
+    def close(self) -> None:
+        """Close the lock file; the descriptor itself belongs to the process."""
+        if self.lock is not None:
+            self.lock.close()
+
+    def _write_all(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
             view = view[os.write(self.fd, view) :]
-
-    def close(self) -> None:
-        """Nothing to close: the descriptor belongs to the process."""
 
 
 class StreamOutput:

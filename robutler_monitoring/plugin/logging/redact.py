@@ -1,65 +1,57 @@
-"""Masking secrets in log records: by key at any depth, and ``key=value`` pairs inside text.
+"""Masking secrets in log records: by key at any depth, and inside text.
 
-A key is secret when one of its words (split on ``_``, ``-``, ``.`` and camelCase) is
-a secret word (``password``, ``token``, ``cookie``, ...) or a secret pair of words
-(``api_key``, ``private-key``, ...). Whole words keep usage counters such as
-``prompt_tokens`` or ``max_tokens`` readable while ``access_token`` is masked.
+Names are judged by :func:`robutler_monitoring.plugin.secrets.is_secret_key`, the
+detector ``config show`` uses too. Any ``Mapping`` (dict subclasses, starlette
+``Headers``, ...), list, tuple, set and dataclass instance is walked; every string is
+scrubbed of ``key=value`` pairs and URL credentials (``scrub_text``). Other objects
+are rendered by their ``repr``, which ``entry.py`` scrubs the same way.
 """
 
 from __future__ import annotations
 
-import functools
-import itertools
-import re
+import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
-MASK = "***"
+from ..secrets import MASK, is_secret_key, scrub_text
 
-_WORDS = frozenset(
-    {
-        "password", "passwords", "passwd", "passphrase", "secret", "secrets", "token",
-        "apikey", "apikeys", "authorization", "cookie", "cookies", "credential",
-        "credentials", "privatekey", "jwt",
-    }
-)  # fmt: skip
-_PAIRS = frozenset({("api", "key"), ("private", "key"), ("access", "key"), ("secret", "key")})
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-_SPLIT = re.compile(r"[^a-z0-9]+")
+__all__ = ["MASK", "is_secret_key", "redact", "redact_field", "scrub_text"]
+
 _MAX_DEPTH = 32
-
-_HINTS = ("pass", "secret", "token", "key", "authoriz", "cookie", "credential")
-# `password=abc`, `"token": "abc"`, `Authorization: Bearer abc`, `?api_key=abc&...`
-_TEXT_PAIR = re.compile(
-    r"""(?ix)
-    (\b[\w.-]*?
-      (?:passwords?|passwd|passphrase|secrets?|token|api[_-]?keys?|apikeys?|authorization
-        |cookies?|credentials?|private[_-]?keys?)
-    \b["']?\s*[:=]\s*)
-    ("[^"]*"|'[^']*'|(?:bearer|basic|token)\s+[^\s,;&'"]+|[^\s,;&'"]+)
-    """
-)
-
-
-@functools.lru_cache(maxsize=4096)
-def is_secret_key(key: str) -> bool:
-    """True when a field or dict key names a secret (``smtp_password``, ``X-Api-Key``, ...)."""
-    words = _SPLIT.split(_CAMEL.sub("_", key).lower())
-    if any(w in _WORDS for w in words):
-        return True
-    return any(pair in _PAIRS for pair in itertools.pairwise(words))
+#: values that can hold nothing to mask (exact types: a subclass may carry a surprising repr)
+_SCALARS = frozenset({int, float, bool, type(None)})
 
 
 def redact(value: Any, _depth: int = 0) -> Any:
-    """``value`` with every secret-keyed item of its dicts (and ``(name, value)`` pairs) masked."""
+    """``value`` as plain data with every secret-keyed item (and ``(name, value)`` pair) masked."""
+    kind = type(value)
+    if kind is str:
+        return scrub_text(value)
+    if kind in _SCALARS:
+        return value
     if _depth > _MAX_DEPTH:
         return "<nested too deep>"
-    if isinstance(value, dict):
-        return {k: MASK if _secret(k) else redact(v, _depth + 1) for k, v in value.items()}
-    if isinstance(value, list | tuple):
+    if isinstance(value, Mapping):
+        try:
+            items = list(value.items())
+        except Exception:  # a broken Mapping: its repr is scrubbed when it is encoded
+            return value
+        return {k: MASK if _secret(k) else redact(v, _depth + 1) for k, v in items}
+    if isinstance(value, list | tuple | set | frozenset):
         # header lists: [(b"authorization", b"Bearer x"), ...]
-        if len(value) == 2 and _secret(value[0]) and isinstance(value[1], str | bytes):
-            return [value[0], MASK]
+        if isinstance(value, list | tuple) and len(value) == 2:
+            name, item = value
+            if _secret(name) and isinstance(item, str | bytes):
+                return [name, MASK]
         return [redact(v, _depth + 1) for v in value]
+    if isinstance(value, str):
+        return scrub_text(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        # shallow: the fields, not dataclasses.asdict()'s deep copy of everything under them
+        return {
+            f.name: MASK if is_secret_key(f.name) else redact(getattr(value, f.name, None), _depth + 1)
+            for f in dataclasses.fields(value)
+        }
     return value
 
 
@@ -67,29 +59,7 @@ def redact_field(key: str, value: Any) -> Any:
     """The value to log for a top-level field ``key``."""
     if is_secret_key(key):
         return MASK
-    if type(value) in (dict, list, tuple):
-        return redact(value)
-    return value
-
-
-def scrub_text(text: str) -> str:
-    """Mask ``key=value`` / ``key: value`` pairs with a secret key inside free text."""
-    lower = text.lower()
-    # substring tests are several times cheaper than the regex, and almost always miss
-    for hint in _HINTS:
-        if hint in lower:
-            return _TEXT_PAIR.sub(_mask_match, text)
-    return text
-
-
-def _mask_match(match: re.Match[str]) -> str:
-    value = match.group(2)
-    if value[0] in "\"'":
-        return f"{match.group(1)}{value[0]}{MASK}{value[0]}"
-    scheme, sep, _ = value.partition(" ")
-    if sep and scheme.lower() in ("bearer", "basic", "token"):
-        return f"{match.group(1)}{scheme} {MASK}"
-    return f"{match.group(1)}{MASK}"
+    return redact(value)
 
 
 def _secret(key: Any) -> bool:

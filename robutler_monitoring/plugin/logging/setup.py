@@ -76,13 +76,16 @@ def configure_logging(
     remove_default: bool = False,
     colour: bool | None = None,
     capture: Literal["stdout", "stderr"] | None = None,
+    lock_path: str | None = None,
 ) -> LoggingHandle:
     """Add the sink described by ``config`` (or writing to ``stream``); raise UsageError for a bad output.
 
     In JSON format with output ``stdout`` or ``stderr``, writes to that ``sys`` stream
     become log records (``capture`` picks a stream to capture for any output).
+    ``lock_path`` names the lock file that keeps the lines of ``--workers N`` whole on
+    a shared pipe or terminal (see ``writelock.py``).
     """
-    output = _open_output(config, stream)
+    output = _open_output(config, stream, lock_path)
     writer = LineWriter(output, max_queue=config.queue_size)
     if colour is None:
         colour = _wants_colour(output)
@@ -123,13 +126,13 @@ def _never(handler: logging.Handler) -> bool:
     return False
 
 
-def configure_process(config: LoggingConfig) -> LoggingHandle:
+def configure_process(config: LoggingConfig, lock_path: str | None = None) -> LoggingHandle:
     """The sink of this process, configured on first call (later calls return it)."""
     global _process
     pid = os.getpid()
     if _process is not None and _process[0] == pid and not _process[1].closed:
         return _process[1]
-    handle = configure_logging(config, remove_default=True)
+    handle = configure_logging(config, remove_default=True, lock_path=lock_path)
     _process = (pid, handle)
     _loguru.bind(_logger="robutler_monitoring.logging").debug(
         "logging configured",
@@ -148,14 +151,14 @@ def process_handle() -> LoggingHandle | None:
     return None
 
 
-def _open_output(config: LoggingConfig, stream: TextIO | None) -> Output:
+def _open_output(config: LoggingConfig, stream: TextIO | None, lock_path: str | None) -> Output:
     if stream is not None:
         return StreamOutput(stream)
     target = config.output
     if target.lower() == "stdout":
-        return FdOutput(1)
+        return FdOutput(1, lock_path)
     if target.lower() == "stderr":
-        return FdOutput(2)
+        return FdOutput(2, lock_path)
     try:
         max_bytes = parse_size(config.rotation) if config.rotation else None
         retention = parse_retention(config.retention) if config.retention else (None, None)

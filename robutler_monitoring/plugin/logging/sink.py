@@ -11,6 +11,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from ..secrets import scrub_text
 from .console import render_console
 from .entry import build_entry, exception_info, to_json
 from .writer import LineWriter
@@ -56,7 +57,7 @@ class LogSink:
             self.writer.write(to_json(entry) + "\n")
         else:
             # loguru's own exception text: coloured, with variable values when diagnose is on
-            traceback = str(message).strip("\n") if exc else None
+            traceback = scrub_text(str(message).strip("\n")) if exc else None
             self.writer.write(render_console(entry, self.colour, traceback))
 
     def emit(

@@ -4,8 +4,10 @@ Logging never makes a request wait on a slow sink: :meth:`LineWriter.write` appe
 to a bounded deque and returns; when the queue is full the line is dropped and
 counted (``dropped``), and the writer thread reports the count in a WARNING line
 once it catches up. The thread writes whole lines in chunks of at most
-``PIPE_BUF`` bytes with one ``os.write`` each, so lines from several worker
-processes sharing a pipe or an ``O_APPEND`` file are never torn or interleaved.
+``PIPE_BUF`` bytes with one ``os.write`` each (a longer line alone), so lines from
+several worker processes sharing a pipe or an ``O_APPEND`` file are never torn or
+interleaved; a line longer than ``PIPE_BUF`` on a shared pipe is kept whole by the
+output's lock (``writelock.py``).
 """
 
 from __future__ import annotations

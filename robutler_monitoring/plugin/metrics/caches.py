@@ -46,13 +46,17 @@ class CacheStats:
 StatsSource = CacheLike | Callable[[], Mapping[str, int] | CacheStats]
 
 
-def _read(source: Any) -> CacheStats:
+def _read(name: str, source: Any) -> CacheStats:
     if callable(source) and not hasattr(source, "hits"):
         value = source()
-        if isinstance(value, CacheStats):
-            return value
-        return CacheStats(int(value["hits"]), int(value["misses"]), int(value["size"]))
-    return CacheStats(int(source.hits), int(source.misses), int(source.size))
+        if not isinstance(value, CacheStats):
+            value = CacheStats(int(value["hits"]), int(value["misses"]), int(value["size"]))
+    else:
+        value = CacheStats(int(source.hits), int(source.misses), int(source.size))
+    for field in ("hits", "misses", "size"):
+        if getattr(value, field) < 0:
+            raise ValueError(f"cache {name!r}: {field} is {getattr(value, field)}; expected a count >= 0")
+    return value
 
 
 class CacheRegistry:
@@ -83,21 +87,17 @@ class CacheRegistry:
         with self._lock:
             self._sources[name] = source
 
-    def unregister(self, name: str) -> None:
-        """Stop reporting the cache ``name``."""
-        with self._lock:
-            self._sources.pop(name, None)
-
-    def read(self) -> dict[str, CacheStats]:
-        """A reading of every cache; a cache whose source fails is left out."""
+    def read(self, on_error: Callable[[BaseException], None] | None = None) -> dict[str, CacheStats]:
+        """A reading of every cache; a cache whose source fails (``on_error`` hears why) is left out."""
         with self._lock:
             sources = dict(self._sources)
         out: dict[str, CacheStats] = {}
         for name, source in sources.items():
             try:
-                out[name] = _read(source)
-            except Exception:
-                continue
+                out[name] = _read(name, source)
+            except Exception as exc:
+                if on_error is not None:
+                    on_error(exc)
         return out
 
 
@@ -116,30 +116,36 @@ class CacheMetrics:
         )
         self._last: dict[str, CacheStats] = {}
 
-    def update(self, readings: Mapping[str, CacheStats]) -> None:
+    def update(
+        self, readings: Mapping[str, CacheStats], on_error: Callable[[BaseException], None] | None = None
+    ) -> None:
         """Move the metrics to the latest readings (counters by their increase since last time)."""
         for name, stats in readings.items():
-            last = self._last.get(name, CacheStats(0, 0, 0))
-            # A cache that was cleared restarts its counts; count from zero again.
-            self.hits.labels(name).inc(stats.hits - last.hits if stats.hits >= last.hits else stats.hits)
-            self.misses.labels(name).inc(
-                stats.misses - last.misses if stats.misses >= last.misses else stats.misses
-            )
-            self.size.labels(name).set(stats.size)
-            self._last[name] = stats
+            try:
+                self._update(name, stats)
+            except Exception as exc:  # one bad reading must not keep the other caches stale
+                if on_error is None:
+                    raise
+                on_error(exc)
+
+    def _update(self, name: str, stats: CacheStats) -> None:
+        last = self._last.get(name, CacheStats(0, 0, 0))
+        # A cache that was cleared restarts its counts; count from zero again.
+        self.hits.labels(name).inc(stats.hits - last.hits if stats.hits >= last.hits else stats.hits)
+        self.misses.labels(name).inc(
+            stats.misses - last.misses if stats.misses >= last.misses else stats.misses
+        )
+        self.size.labels(name).set(stats.size)
+        self._last[name] = stats
 
 
-_default: CacheRegistry | None = None
-_default_lock = threading.Lock()
+# An empty dict and a lock (no metric): nothing to defer, so no lazy creation and no second lock.
+_default = CacheRegistry()
 
 
 def default_caches() -> CacheRegistry:
     """The process-wide cache registry behind ``register_cache``."""
-    global _default
-    with _default_lock:
-        if _default is None:
-            _default = CacheRegistry()
-        return _default
+    return _default
 
 
 def register_cache(name: str, source: StatsSource) -> None:

@@ -127,7 +127,13 @@ class Metrics:
 
 
 class Timer:
-    """Times a ``with`` block or every call of a decorated function (sync or async)."""
+    """Times a ``with`` block or every call of a decorated function (sync, async, or a generator).
+
+    >>> from prometheus_client import CollectorRegistry
+    >>> timer = Metrics(CollectorRegistry()).timer("report_seconds")
+    >>> @timer
+    ... def report() -> None: ...
+    """
 
     def __init__(self, metrics: Metrics, name: str, tags: Tags) -> None:
         self._metrics, self._name, self._tags = metrics, name, tags
@@ -144,18 +150,44 @@ class Timer:
         self._metrics.observe(self._name, elapsed, self._tags)
 
     def __call__(self, func: F) -> F:
+        metrics, name, tags = self._metrics, self._name, self._tags
+        # A generator's work happens while it is iterated, not when it is called: time
+        # from the call to exhaustion, close or error, as the agent decorators do.
+        if inspect.isasyncgenfunction(func):
+
+            @functools.wraps(func)
+            async def _agen(*args: Any, **kwargs: Any) -> Any:
+                with Timer(metrics, name, tags):
+                    inner = func(*args, **kwargs)
+                    try:
+                        async for item in inner:
+                            yield item
+                    finally:
+                        await inner.aclose()  # a consumer that stopped early stops the inner one now
+
+            return _agen  # type: ignore[return-value]
+
+        if inspect.isgeneratorfunction(func):
+
+            @functools.wraps(func)
+            def _gen(*args: Any, **kwargs: Any) -> Any:
+                with Timer(metrics, name, tags):
+                    return (yield from func(*args, **kwargs))
+
+            return _gen  # type: ignore[return-value]
+
         if inspect.iscoroutinefunction(func):
 
             @functools.wraps(func)
             async def _async(*args: Any, **kwargs: Any) -> Any:
-                with Timer(self._metrics, self._name, self._tags):
+                with Timer(metrics, name, tags):
                     return await func(*args, **kwargs)
 
             return _async  # type: ignore[return-value]
 
         @functools.wraps(func)
         def _sync(*args: Any, **kwargs: Any) -> Any:
-            with Timer(self._metrics, self._name, self._tags):
+            with Timer(metrics, name, tags):
                 return func(*args, **kwargs)
 
         return _sync  # type: ignore[return-value]

@@ -59,14 +59,28 @@ class AgentMetrics:
         self.errors = instruments_for(registry, ErrorMetrics)
 
 
-def _owner_name(args: tuple[Any, ...], func: Callable[..., Any]) -> str:
-    """``self.name`` when the first argument has one, else the class (or function) name."""
+def _owner_class(func: Callable[..., Any]) -> str | None:
+    """The qualified name of the class ``func`` is defined in, None for a plain function."""
+    owner, _, _ = func.__qualname__.rpartition(".")
+    return owner if owner and not owner.endswith("<locals>") else None
+
+
+def _owner_name(args: tuple[Any, ...], spec: _Spec) -> str:
+    """``self.name`` for a method called on its class's instance, else the class or function name.
+
+    Only a method's first argument is ``self``: on a plain function (``read_file(path)``)
+    or a static method it is user data, and its ``.name`` would be an unbounded label.
+    """
+    if spec.owner is None:
+        return spec.func.__name__
     if args:
-        name = getattr(args[0], "name", None)
-        if isinstance(name, str) and name:
-            return name
-    qual = func.__qualname__.split(".")
-    return qual[-2] if len(qual) >= 2 and qual[-2] != "<locals>" else func.__name__
+        first = args[0]
+        klass = first if isinstance(first, type) else type(first)
+        if any(c.__qualname__ == spec.owner and c.__module__ == spec.module for c in klass.__mro__):
+            name = getattr(first, "name", None)
+            if isinstance(name, str) and name:
+                return name
+    return spec.owner.rpartition(".")[2]
 
 
 class _Call:
@@ -77,7 +91,7 @@ class _Call:
     def __init__(self, spec: _Spec, args: tuple[Any, ...]) -> None:
         self.kind = spec.kind
         self.op = spec.operation
-        self.label = spec.name or _owner_name(args, spec.func)
+        self.label = spec.name or _owner_name(args, spec)
         self.metrics = instruments_for(spec.registry or default_registry(), AgentMetrics)
         # Agent calls publish the agent name so logs and nested skills can see it.
         self.token = agent_var.set(self.label) if self.kind == "agent" else None
@@ -102,7 +116,7 @@ class _Call:
 
 
 class _Spec:
-    __slots__ = ("func", "kind", "name", "operation", "registry")
+    __slots__ = ("func", "kind", "module", "name", "operation", "owner", "registry")
 
     def __init__(
         self,
@@ -114,6 +128,8 @@ class _Spec:
     ) -> None:
         self.func, self.kind, self.name, self.registry = func, kind, name, registry
         self.operation = operation or func.__name__
+        self.owner = _owner_class(func)
+        self.module = func.__module__
 
 
 def _status(exc: BaseException) -> str:

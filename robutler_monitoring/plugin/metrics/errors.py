@@ -6,7 +6,11 @@ from prometheus_client import CollectorRegistry, Counter
 
 
 class ErrorMetrics:
-    """The shared error counter of one registry (HTTP, agents, skills, health checks, listeners).
+    """The shared error counter of one registry.
+
+    ``source`` is one of: ``http`` (the served app raised), ``listener`` (a request
+    listener such as the access log raised), ``agent`` and ``skill`` (a decorated method
+    raised), ``health_check`` (a health check raised), ``sampler`` (a periodic sample step failed).
 
     >>> from prometheus_client import CollectorRegistry
     >>> ErrorMetrics(CollectorRegistry()).count(ValueError("x"), "skill")

@@ -106,6 +106,13 @@ async def startup(cfg: MonitoringConfig, settings: ServeSettings) -> None:
     worker.reporter.readiness.mark_ready()
 
 
+def draining(cfg: MonitoringConfig, settings: ServeSettings) -> None:
+    """The server was asked to stop: readiness fails from now on."""
+    worker = settings.state.get(_STATE_KEY)
+    if isinstance(worker, _Worker):
+        worker.reporter.readiness.mark_draining()
+
+
 async def shutdown(cfg: MonitoringConfig, settings: ServeSettings) -> None:
     """Mark draining; stop collectors; drop this worker's live gauges."""
     worker = settings.state.get(_STATE_KEY)

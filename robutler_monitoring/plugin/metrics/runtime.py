@@ -16,7 +16,11 @@ from prometheus_client import (
 )
 
 from .caches import CacheMetrics, CacheRegistry
+from .errors import ErrorMetrics
 from .registry import instruments_for
+
+#: The ``source`` label of ``robutler_errors_total`` for failures while sampling.
+SAMPLER_SOURCE = "sampler"
 
 
 def add_process_collectors(registry: CollectorRegistry) -> None:
@@ -71,6 +75,9 @@ class LagProbe:
 class Sampler:
     """Refreshes sampled metrics (event-loop lag, caches, ...) every ``interval`` seconds.
 
+    Each step of a sample is guarded on its own: a failure is counted in
+    ``robutler_errors_total{source="sampler"}`` and sampling goes on.
+
     >>> sampler = Sampler(CollectorRegistry(), interval=10.0, caches=CacheRegistry())
     >>> # await sampler.start() ... await sampler.stop()
     """
@@ -86,17 +93,27 @@ class Sampler:
         self.probe = LagProbe(period=min(0.25, interval))
         self._runtime = instruments_for(registry, RuntimeMetrics)
         self._cache_metrics = instruments_for(registry, CacheMetrics)
+        self._errors = instruments_for(registry, ErrorMetrics)
         self._caches = caches
         self._extra = extra
         self._tasks: list[asyncio.Task[None]] = []
 
     def sample_once(self) -> None:
-        """Refresh every sampled metric now."""
-        self._runtime.loop_lag.set(self.probe.take_window_max())
-        self._cache_metrics.update(self._caches.read())
+        """Refresh every sampled metric now; never raises."""
+        self._step(lambda: self._runtime.loop_lag.set(self.probe.take_window_max()))
+        self._step(lambda: self._cache_metrics.update(self._caches.read(self._failed), self._failed))
         for fn in self._extra:
-            with contextlib.suppress(Exception):  # a failing extra must not stop sampling
-                fn()
+            self._step(fn)
+
+    def _step(self, fn: Callable[[], object]) -> None:
+        try:
+            fn()
+        except Exception as exc:  # one failing step must not stop the others, nor later samples
+            self._failed(exc)
+
+    def _failed(self, exc: BaseException) -> None:
+        with contextlib.suppress(Exception):  # counting must not be what kills the sampler
+            self._errors.count(exc, SAMPLER_SOURCE)
 
     async def _loop(self) -> None:
         while True:
@@ -111,12 +128,13 @@ class Sampler:
         self._tasks = [asyncio.create_task(self.probe.run()), asyncio.create_task(self._loop())]
 
     async def stop(self) -> None:
-        """Take a last sample and stop."""
+        """Take a last sample and stop; never raises, so later shutdown steps still run."""
         tasks, self._tasks = self._tasks, []
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # return_exceptions: a task that died is not re-raised here (a cancelled stop() still is).
+        for result in await asyncio.gather(*tasks, return_exceptions=True):
+            if isinstance(result, Exception):
+                self._failed(result)
         if tasks:
             self.sample_once()

@@ -7,10 +7,11 @@ import json
 import textwrap
 from pathlib import Path
 
+import pytest
 import yaml
 from rich.console import Console
 
-from robutler_monitoring.plugin.config import ResolvedConfig, load_config
+from robutler_monitoring.plugin.config import ConfigError, ResolvedConfig, load_config
 from robutler_monitoring.plugin.config.masking import mask_url
 from robutler_monitoring.plugin.config.show import render_json, render_table, render_yaml, rows
 
@@ -67,7 +68,7 @@ def test_no_format_prints_a_secret(tmp_path: Path) -> None:
             assert secret not in output
     document = json.loads(outputs[1])
     hook = document["monitoring"]["alerts"]["webhooks"][0]
-    assert hook["url"] == "https://hook:***@hooks.example.com/x?token=***&team=ops"
+    assert hook["url"] == "https://hook:***@hooks.example.com/***"  # a webhook's path is its secret
     assert hook["headers"] == {"Authorization": "***", "X-Team": "ops"}
     assert document["monitoring"]["auth_token"] == "***"
     assert document["monitoring"]["alerts"]["email"]["password"] == "***"
@@ -97,3 +98,42 @@ def test_mask_url() -> None:
     assert mask_url("http://host/p?api_key=1&x=2") == "http://host/p?api_key=***&x=2"
     assert mask_url("http://host/p?x=2") == "http://host/p?x=2"
     assert mask_url("not a url") == "not a url"
+
+
+WEBHOOKS = """
+monitoring:
+  alerts:
+    webhooks:
+      - url: https://hooks.slack.com/services/T0001/B0002/SuperSecretXyz123
+      - url: https://discord.com/api/webhooks/123/tokenTOKENtoken
+      - url: https://outlook.office.com:8443/webhookb2/abc-guid@def/IncomingWebhook/ghi/jkl
+  tracing:
+    jaeger_endpoint: http://collector:14268/api/traces?api-key=abc-jaeger&format=proto
+"""
+
+
+@pytest.mark.parametrize("fmt", ["table", "yaml", "json"])
+def test_webhook_urls_show_only_scheme_and_host(tmp_path: Path, fmt: str) -> None:
+    path = tmp_path / "robutler.yaml"
+    path.write_text(WEBHOOKS, encoding="utf-8")
+    resolved = load_config(path, env={})
+    render = {"table": _table_text, "yaml": render_yaml, "json": render_json}[fmt]
+    output = render(resolved)
+    for secret in ("T0001", "B0002", "SuperSecretXyz123", "123/token", "TOKENtoken", "webhookb2", "abc-guid",
+                   "IncomingWebhook", "abc-jaeger"):  # fmt: skip
+        assert secret not in output, (fmt, secret)
+    for shown in ("https://hooks.slack.com/***", "https://discord.com/***", "https://outlook.office.com:8443/***",
+                  "http://collector:14268/api/traces?api-key=***&format=proto"):  # fmt: skip
+        assert shown in output, (fmt, shown)
+
+
+def test_a_bad_webhook_url_error_names_the_host_but_not_the_path(tmp_path: Path) -> None:
+    path = tmp_path / "robutler.yaml"
+    path.write_text(
+        "monitoring:\n  alerts:\n    webhooks:\n      - url: hooks.slack.com/services/T0/B0/Sec\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, env={})
+    message = str(caught.value)
+    assert "monitoring.alerts.webhooks.0.url = 'hooks.slack.com/***'" in message
+    assert "Sec" not in message

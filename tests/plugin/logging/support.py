@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import signal
+import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import IO, Any
 
 from robutler_monitoring.plugin.config.schema import LoggingConfig
 from robutler_monitoring.plugin.logging.setup import LoggingHandle, configure_logging
+from tests.support.servers import free_port, robutler_command, wait_for_port
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 LEVELS = {"TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"}
@@ -74,3 +80,75 @@ def check_schema(entry: dict[str, Any]) -> None:
         exc = entry["exception"]
         assert set(exc) == {"type", "message", "traceback"}, exc
         assert exc["traceback"].startswith("Traceback (most recent call last):"), exc
+
+
+@dataclass
+class PipedServe:
+    """A `robutler serve` subprocess whose stdout and stderr are pipes, read by threads."""
+
+    proc: subprocess.Popen[bytes]
+    base_url: str
+    out: bytearray = field(default_factory=bytearray)
+    err: bytearray = field(default_factory=bytearray)
+    readers: list[threading.Thread] = field(default_factory=list)
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """Stop as Ctrl-C would, wait for the pipes to close, return the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        for reader in self.readers:
+            reader.join(10)
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                pipe.close()
+        return self.proc.returncode
+
+    def stdout(self) -> str:
+        return self.out.decode(errors="replace")
+
+    def stderr(self) -> str:
+        return self.err.decode(errors="replace")
+
+
+@contextmanager
+def robutler_serve_piped(*args: str, read_pause: float = 0.0, timeout: float = 60.0) -> Iterator[PipedServe]:
+    """`robutler serve ARGS` on a free port, stdout and stderr to pipes (``read_pause``: a slow reader)."""
+    port = free_port()
+    argv = robutler_command("serve", *args, "--host", "127.0.0.1", "--port", str(port))
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=_clean_env()
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    served = PipedServe(proc, f"http://127.0.0.1:{port}")
+    for pipe, into in ((proc.stdout, served.out), (proc.stderr, served.err)):
+        reader = threading.Thread(target=_drain, args=(pipe, into, read_pause), daemon=True)
+        reader.start()
+        served.readers.append(reader)
+    try:
+        deadline = time.monotonic() + timeout
+        while not wait_for_port("127.0.0.1", port, timeout=0.2):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                served.stop()
+                raise RuntimeError(f"robutler serve did not start:\n{served.stdout()}\n{served.stderr()}")
+        yield served
+    finally:
+        served.stop()
+
+
+def _drain(pipe: IO[bytes], into: bytearray, pause: float) -> None:
+    while chunk := pipe.read1(4096 if pause else 65536):  # type: ignore[attr-defined]
+        into += chunk
+        if pause:
+            time.sleep(pause)  # a log shipper that falls behind: the pipe fills up
+
+
+def _clean_env() -> dict[str, str]:
+    # the developer's ROBUTLER_* settings must not change what the server does
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROBUTLER_")}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    return {**env, "PYTHONUNBUFFERED": "1"}

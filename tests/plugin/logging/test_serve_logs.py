@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.support.servers import robutler_serve, run_robutler
+from tests.support.servers import free_port, robutler_serve, run_robutler
 
-from .support import check_schema
+from .support import check_schema, robutler_serve_piped
 
 pytestmark = pytest.mark.slow
 
@@ -82,7 +83,9 @@ def test_info_level_hides_debug(tmp_path: Path) -> None:
 
 
 def test_unknown_level_is_a_configuration_error() -> None:
-    result = run_robutler("serve", "--port", "1", env={"ROBUTLER_LOG_LEVEL": "LOUD"}, timeout=30)
+    # a free port: a server the user left running on 8000 must not turn this into "port in use"
+    port = str(free_port())
+    result = run_robutler("serve", "--port", port, env={"ROBUTLER_LOG_LEVEL": "LOUD"}, timeout=30)
     assert result.returncode == 2
     assert "ROBUTLER_LOG_LEVEL" in result.stderr and "LOUD" in result.stderr
     assert "Traceback" not in result.stderr
@@ -118,7 +121,8 @@ def test_file_output_with_workers(tmp_path: Path) -> None:
 def test_bad_log_output_is_one_clear_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
-    result = run_robutler("serve", "--log-output", str(blocker / "x.log"), timeout=30)
+    port = str(free_port())
+    result = run_robutler("serve", "--port", port, "--log-output", str(blocker / "x.log"), timeout=30)
     assert result.returncode == 2
     assert "monitoring.logging.output" in result.stderr and str(blocker) in result.stderr
     assert "Traceback" not in result.stderr
@@ -155,3 +159,62 @@ def test_request_id_round_trip_and_access_record(tmp_path: Path) -> None:
     # a stdlib line from the app itself carries the id of its request
     completed = next(e for e in entries if e["message"].startswith("agent assistant completed"))
     assert completed["request_id"] == "e2e-chat"
+
+
+def test_the_traceback_line_of_a_crashed_request_carries_its_request_id(tmp_path: Path) -> None:
+    with robutler_serve(tmp_path=tmp_path) as server:
+        crashed = httpx.post(
+            server.base_url + CHAT,
+            json={"messages": [{"role": "user", "content": "please !crash"}]},
+            headers={"X-Request-ID": "crash-1"},
+            timeout=15,
+        )
+        assert crashed.status_code == 500
+        server.stop()
+    entries = _entries(server.stdout())
+    [traceback] = [e for e in entries if e["logger"] == "uvicorn.error" and "exception" in e]
+    assert traceback["exception"]["type"].endswith("DemoCrash")
+    assert traceback["request_id"] == "crash-1"
+
+
+CRASHY = """
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.routing import Route
+
+
+async def crash(request: Request) -> None:
+    raise RuntimeError("crashed on purpose: " + "x" * int(request.query_params["size"]))
+
+app = Starlette(routes=[Route("/crash", crash, methods=["POST"])])
+"""
+
+
+def _crash(base: str, size: int) -> int:
+    return httpx.post(f"{base}/crash?size={size}", timeout=30).status_code  # a new connection each
+
+
+def test_workers_crashing_at_once_write_only_whole_lines_to_a_pipe(tmp_path: Path) -> None:
+    # `robutler serve --workers 2 | log-shipper`: traceback lines of 6-24 KB, longer than
+    # PIPE_BUF (the demo's `!crash` line is about 4 KB, depending on where Python lives)
+    target = tmp_path / "crashy.py"
+    target.write_text(CRASHY, encoding="utf-8")
+    sizes = [3_000 + (i * 1_237) % 9_000 for i in range(16)]
+    with robutler_serve_piped(f"{target}:app", "--workers", "2", read_pause=0.01) as server:
+        workers: set[str] = set()
+        with ThreadPoolExecutor(8) as pool:
+            for _ in range(10):  # until both workers have crashed (the kernel picks the worker)
+                assert set(pool.map(_crash, [server.base_url] * len(sizes), sizes)) == {500}
+                lines = server.stdout().splitlines()
+                access = [json.loads(line) for line in lines if '"robutler.access"' in line]
+                # a generated request id starts with a prefix of the process that served it
+                workers = {e["request_id"][:16] for e in access}
+                if len(workers) == 2:
+                    break
+        assert server.stop() == 0
+    assert len(workers) == 2
+    entries = _entries(server.stdout())  # every line parses: none torn, none interleaved
+    tracebacks = [e for e in entries if e["logger"] == "uvicorn.error" and "exception" in e]
+    assert len(tracebacks) == len([e for e in entries if e["logger"] == "robutler.access"]) >= 16
+    assert all(len(e["exception"]["traceback"]) > 4096 for e in tracebacks)
+    assert "Traceback" not in server.stderr()

@@ -50,6 +50,44 @@ def test_sampler_refreshes_cache_metrics_and_loop_lag_every_interval() -> None:
     assert value(registry, "robutler_cache_hits_total", cache="broken") is None
 
 
+def test_sampler_keeps_sampling_after_failures_and_counts_them() -> None:
+    registry = CollectorRegistry()
+    caches = CacheRegistry()
+    state = {"hits": 5}
+    caches.register("answers", lambda: {"hits": state["hits"], "misses": 0, "size": 1})
+    cache = _Cache()
+    caches.register("weather", cache)
+
+    def reaper() -> None:
+        raise OSError("multiprocess directory vanished")
+
+    async def scenario() -> None:
+        sampler = Sampler(registry, interval=0.05, caches=caches, extra=(reaper,))
+        await sampler.start()
+        state["hits"] = -1  # a buggy source: a negative count cannot move a counter
+        await asyncio.sleep(0.2)
+        state["hits"], cache.hits, cache.size = 50, 7, 3
+        await asyncio.sleep(0.2)
+        await sampler.stop()  # the last sample fails too (the reaper): stop() must not raise
+
+    asyncio.run(scenario())
+    assert value(registry, "robutler_cache_hits_total", cache="answers") == 50
+    assert value(registry, "robutler_cache_hits_total", cache="weather") == 7
+    assert value(registry, "robutler_cache_size", cache="weather") == 3
+    bad_readings = value(registry, "robutler_errors_total", type="ValueError", source="sampler")
+    reaper_failures = value(registry, "robutler_errors_total", type="OSError", source="sampler")
+    assert bad_readings is not None and bad_readings >= 1
+    assert reaper_failures is not None and reaper_failures >= 5  # every sample, up to the last
+
+
+def test_a_negative_cache_reading_is_an_error_naming_the_cache() -> None:
+    caches = CacheRegistry()
+    caches.register("answers", lambda: {"hits": 1, "misses": -2, "size": 0})
+    errors: list[BaseException] = []
+    assert caches.read(errors.append) == {}
+    assert [str(e) for e in errors] == ["cache 'answers': misses is -2; expected a count >= 0"]
+
+
 def test_cache_registry_rejects_bad_input() -> None:
     with pytest.raises(ValueError, match="cache name 'a b' is invalid"):
         CacheRegistry().register("a b", _Cache())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncGenerator, Generator
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -26,7 +27,7 @@ def test_seed_examples_appear_in_the_scrape() -> None:
     text = render(registry).decode()
     assert sample(text, "custom_operation_count_total", operation="data_processing") == 3
     assert sample(text, "custom_operation_duration_count") == 1
-    assert sample(text, "custom_operation_duration_sum") >= 0.02
+    assert (sample(text, "custom_operation_duration_sum") or 0) >= 0.02
     assert sample(text, "queue_depth", queue="a") == 5
     assert sample(text, "payload_bytes_sum") == 512
 
@@ -47,7 +48,45 @@ def test_timer_decorates_sync_and_async_functions() -> None:
     assert work() + work() == 2
     assert asyncio.run(awork()) == 2
     assert value(registry, "sync_work_count", kind="s") == 2
-    assert value(registry, "async_work_sum") >= 0.01
+    assert (value(registry, "async_work_sum") or 0) >= 0.01
+
+
+def test_timer_times_the_whole_iteration_of_generators() -> None:
+    registry = CollectorRegistry()
+    metrics = Metrics(registry)
+
+    @metrics.timer("rows_seconds")
+    def rows(fail: bool = False) -> Generator[int, None, None]:
+        for i in range(3):
+            time.sleep(0.02)
+            yield i
+        if fail:
+            raise OSError("disk")
+
+    @metrics.timer("tokens_seconds")
+    async def tokens() -> AsyncGenerator[int, None]:
+        for i in range(3):
+            await asyncio.sleep(0.02)
+            yield i
+
+    async def consume() -> list[int]:
+        got = [t async for t in tokens()]
+        early = tokens()
+        await early.__anext__()
+        await early.aclose()  # the consumer stopped early: timed up to here
+        return got
+
+    assert list(rows()) == [0, 1, 2]
+    with pytest.raises(OSError):
+        list(rows(fail=True))
+    stopped = rows()
+    next(stopped)
+    stopped.close()
+    assert asyncio.run(consume()) == [0, 1, 2]
+    assert value(registry, "rows_seconds_count") == 3  # exhausted, failed, closed
+    assert (value(registry, "rows_seconds_sum") or 0) >= 0.06 + 0.06 + 0.02
+    assert value(registry, "tokens_seconds_count") == 2
+    assert (value(registry, "tokens_seconds_sum") or 0) >= 0.06 + 0.02
 
 
 @pytest.mark.parametrize(

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from tests.support.servers import robutler_serve
 
@@ -20,6 +24,7 @@ pytestmark = pytest.mark.slow
 TOKEN = "e2e-secret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 CHAT = "/assistant/chat/completions"
+_PID_FILE = re.compile(r"_(\d+)\.db$")
 
 
 def _chat(client: httpx.Client, text: str, **extra: object) -> httpx.Response:
@@ -125,19 +130,40 @@ def test_promtool_finds_nothing_wrong_in_a_real_scrape(tmp_path: Path) -> None:
     assert result.stdout.decode().strip() == "" and result.stderr.decode().strip() == ""
 
 
+def _per_worker(mp_dir: Path, scratch: Path, name: str, **labels: str) -> dict[int, float]:
+    """``name{labels}`` in each worker's own files: the parts that one scrape adds up."""
+    pids = {int(found.group(1)) for f in mp_dir.glob("*.db") if (found := _PID_FILE.search(f.name))}
+    counts: dict[int, float] = {}
+    for pid in pids:
+        alone = Path(tempfile.mkdtemp(dir=scratch))
+        for f in mp_dir.glob(f"*_{pid}.db"):
+            shutil.copy(f, alone / f.name)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=str(alone))  # type: ignore[no-untyped-call]
+        counts[pid] = registry.get_sample_value(name, labels) or 0.0
+    return counts
+
+
 def test_two_workers_add_up_in_one_scrape(tmp_path: Path) -> None:
     parent = tmp_path / "multiproc"
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
     env = _env(ROBUTLER_MONITORING__METRICS__MULTIPROCESS_DIR=str(parent))
+    agents = {"method": "GET", "route": "/agents", "status": "200"}
     with robutler_serve("--workers", "2", tmp_path=tmp_path, env=env, timeout=60) as server:
-        pids: set[str] = set()
-        # A fresh connection per request, so the kernel spreads them over both workers.
+        (mp_dir,) = parent.iterdir()  # one fresh directory for this start
+        sent = 0
+        # A fresh connection per request, so the kernel spreads them over both workers;
+        # keep going until each worker's own files show that it served some.
         deadline = time.monotonic() + 30
-        while len(pids) < 2:
-            assert time.monotonic() < deadline, "only one worker ever answered"
-            doc = httpx.get(server.base_url + "/health/detailed", timeout=10).json()
-            pids.add(doc["checks"]["uptime"][0]["componentId"])
-        for _ in range(40):
-            assert httpx.get(server.base_url + "/agents", timeout=10).status_code == 200
+        while True:
+            for _ in range(10):
+                assert httpx.get(server.base_url + "/agents", timeout=10).status_code == 200
+            sent += 10
+            per_worker = _per_worker(mp_dir, scratch, "robutler_http_requests_total", **agents)
+            if sum(1 for n in per_worker.values() if n > 0) >= 2:
+                break
+            assert time.monotonic() < deadline, f"only one worker ever served /agents: {per_worker}"
         for _ in range(10):
             response = httpx.post(
                 server.base_url + CHAT,
@@ -146,9 +172,16 @@ def test_two_workers_add_up_in_one_scrape(tmp_path: Path) -> None:
             )
             assert response.status_code == 200
         scrapes = [httpx.get(server.base_url + "/metrics", timeout=10).text for _ in range(4)]
-        assert len(list(parent.iterdir())) == 1  # one fresh directory for this start
+        per_worker = _per_worker(mp_dir, scratch, "robutler_http_requests_total", **agents)
+        runs = _per_worker(
+            mp_dir, scratch, "robutler_agent_executions_total", agent="assistant", status="success"
+        )
+    workers = [pid for pid, n in per_worker.items() if n > 0]
+    assert len(workers) == 2 and server.proc.pid not in workers
+    assert sum(per_worker.values()) == sent
+    assert sum(runs.values()) == 10
     for text in scrapes:  # whichever worker answers, it reports the sum of both
-        assert sample(text, "robutler_http_requests_total", method="GET", route="/agents", status="200") == 40
+        assert sample(text, "robutler_http_requests_total", **agents) == sent
         assert sample(text, "robutler_agent_executions_total", agent="assistant", status="success") == 10
         assert (
             sample(text, "robutler_http_requests_in_progress", method="GET", route="/metrics") == 1
