@@ -78,13 +78,16 @@ class LifespanHooks:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
+    async def _call(self, impl: Any) -> None:
+        result = impl.function(settings=self.settings)
+        if inspect.isawaitable(result):
+            await result
+
     async def _startup(self) -> str | None:
         """Every plugin's start-up hook in order; the first failure stops start-up."""
         for impl in reversed(self.pm.hook.robutler_startup.get_hookimpls()):
             try:
-                result = impl.function(settings=self.settings)
-                if inspect.isawaitable(result):
-                    await result
+                await self._call(impl)
             except Exception as exc:
                 return f"plugin {impl.plugin_name!r} failed in robutler_startup: {describe_exception(exc)}"
         DrainOnSignal(self.pm, self.settings).install()
@@ -94,9 +97,7 @@ class LifespanHooks:
         """Every plugin's shutdown hook, each on its own: one failing does not skip the others."""
         for impl in reversed(self.pm.hook.robutler_shutdown.get_hookimpls()):
             try:
-                result = impl.function(settings=self.settings)
-                if inspect.isawaitable(result):
-                    await result
+                await self._call(impl)
             except Exception as exc:
                 log.error(
                     "plugin %r failed in robutler_shutdown: %s",

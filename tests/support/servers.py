@@ -76,14 +76,19 @@ class ServeProcess:
 
     def stop(self, timeout: float = 15.0) -> int:
         """Stop the server as Ctrl-C would and return its exit code."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        return self.proc.returncode
+        return interrupt(self.proc, timeout)
+
+
+def interrupt(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> int:
+    """Stop a process as Ctrl-C would (killing it after ``timeout``); return its exit code."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+    return proc.returncode
 
 
 def robutler_command(*args: str) -> list[str]:

@@ -6,7 +6,6 @@ import io
 import json
 import os
 import re
-import signal
 import subprocess
 import threading
 import time
@@ -17,7 +16,7 @@ from typing import IO, Any
 
 from robutler_monitoring.plugin.config.schema import LoggingConfig
 from robutler_monitoring.plugin.logging.setup import LoggingHandle, configure_logging
-from tests.support.servers import free_port, robutler_command, wait_for_port
+from tests.support.servers import free_port, interrupt, robutler_command, wait_for_port
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 LEVELS = {"TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"}
@@ -94,13 +93,7 @@ class PipedServe:
 
     def stop(self, timeout: float = 30.0) -> int:
         """Stop as Ctrl-C would, wait for the pipes to close, return the exit code."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        interrupt(self.proc, timeout)
         for reader in self.readers:
             reader.join(10)
         for pipe in (self.proc.stdout, self.proc.stderr):
