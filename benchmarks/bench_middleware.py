@@ -13,6 +13,7 @@ Run: ``.venv/bin/python benchmarks/bench_middleware.py`` (about a minute and a h
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import re
 import shutil
@@ -84,6 +85,17 @@ class MinimalMiddleware:
             self.hist.labels(scope["method"], scope["path"]).observe(time.perf_counter() - start)
 
 
+_SCRATCH: list[str] = []
+
+
+def _scratch_dir() -> str:
+    """One temporary directory per process, removed at exit."""
+    if not _SCRATCH:
+        _SCRATCH.append(tempfile.mkdtemp(prefix="bench-log-"))
+        atexit.register(shutil.rmtree, _SCRATCH[0], ignore_errors=True)
+    return _SCRATCH[0]
+
+
 def _access_log_listeners() -> tuple[list[Any], str]:
     """The logging engineer's access-log listener writing to a temp file, else a no-op."""
     try:
@@ -91,7 +103,7 @@ def _access_log_listeners() -> tuple[list[Any], str]:
         from robutler_monitoring.plugin.config.schema import MonitoringConfig
         from robutler_monitoring.plugin.logging import hooks as logging_hooks
 
-        out = os.path.join(tempfile.mkdtemp(prefix="bench-log-"), "access.log")
+        out = os.path.join(_scratch_dir(), "access.log")
         cfg = MonitoringConfig.model_validate({"logging": {"output": out}})
         listeners = logging_hooks.request_listeners(cfg, ServeSettings())
         if listeners:

@@ -22,7 +22,9 @@ from .types import ASGIApp
 
 
 class TargetError(HostError):
-    """TARGET cannot be served."""
+    """TARGET cannot be served: bad input (exit 2) unless its own code failed (exit 1)."""
+
+    exit_code = 2
 
 
 def load_target(target: str | None, *, factory: bool = False, app_dir: str = ".") -> ASGIApp:
@@ -34,8 +36,7 @@ def load_target(target: str | None, *, factory: bool = False, app_dir: str = "."
     module_part, sep, attr = target.rpartition(":")
     if not sep or not module_part or not attr:
         raise TargetError(
-            f"TARGET {target!r} is not of the form 'module:attribute' or 'path/to/file.py:attribute'",
-            exit_code=2,
+            f"TARGET {target!r} is not of the form 'module:attribute' or 'path/to/file.py:attribute'"
         )
     sdk.prepare_environment()
     module = _import(module_part, target, app_dir)
@@ -53,7 +54,8 @@ def load_target(target: str | None, *, factory: bool = False, app_dir: str = "."
         try:
             obj = obj()
         except Exception as exc:
-            raise TargetError(f"TARGET {target!r}: the factory raised {describe_exception(exc)}") from exc
+            message = f"TARGET {target!r}: the factory raised {describe_exception(exc)}"
+            raise TargetError(message, exit_code=1) from exc
     return _as_asgi(obj, target, factory)
 
 
@@ -125,4 +127,5 @@ def _article(word: str) -> str:
 
 
 def _import_failed(target: str, what: str, exc: BaseException, verb: str = "importing") -> TargetError:
-    return TargetError(f"TARGET {target!r}: {verb} {what!r} failed: {describe_exception(exc)}")
+    message = f"TARGET {target!r}: {verb} {what!r} failed: {describe_exception(exc)}"
+    return TargetError(message, exit_code=1)  # the target's own code failed

@@ -23,23 +23,31 @@ _WORDS = frozenset(
     {
         "password", "passwords", "passwd", "passphrase", "secret", "secrets", "token",
         "apikey", "apikeys", "authorization", "cookie", "cookies", "credential",
-        "credentials", "privatekey", "jwt", "signature",
+        "credentials", "privatekey", "jwt", "signature", "pwd", "pass", "bearer",
+        "sessionid", "sessiontoken",
     }
 )  # fmt: skip
-_PAIRS = frozenset({("api", "key"), ("private", "key"), ("access", "key"), ("secret", "key")})
+_PAIRS = frozenset(
+    {("api", "key"), ("private", "key"), ("access", "key"), ("secret", "key"), ("session", "id")}
+)
+#: a word ending in one of these is secret too: PGPASSWORD, dbpasswd
+_SUFFIXES = ("password", "passwd")
 #: secret as the whole name of a query parameter or header: `?key=AIza...`, `?sig=...`
 _PARAM_WORDS = frozenset({"key", "sig"})
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _SPLIT = re.compile(r"[^a-z0-9]+")
 
 #: substrings every secret name contains; a text without any of them has nothing to mask
-_HINTS = ("pass", "secret", "token", "key", "authoriz", "cookie", "credential", "jwt", "sig")
+_HINTS = (
+    "pass", "secret", "token", "key", "authoriz", "cookie", "credential", "jwt", "sig", "pwd",
+    "bearer", "session",
+)  # fmt: skip
 # a candidate `key=value`, `"key": "value"`, `Authorization: Bearer x`, `?api_key=x&...`;
 # is_secret_key() decides, so the text and the key rules cannot drift apart
 _TEXT_PAIR = re.compile(
     r"""(?ix)
     (?<![\w.-])
-    ([\w.-]*?(?:pass|secret|token|key|authoriz|cookie|credential|jwt|sig)[\w.-]*)
+    ([\w.-]*?(?:pass|secret|token|key|authoriz|cookie|credential|jwt|sig|pwd|bearer|session)[\w.-]*)
     (["']?\s*[:=]\s*)
     ("[^"]*"|'[^']*'|(?:bearer|basic|token)\s+[^\s,;&'"]+|[^\s,;&'"]+)
     """
@@ -52,7 +60,7 @@ _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^\s/?#@:'\"<>]*)(:[^\
 def is_secret_key(name: str) -> bool:
     """True when a field, header, query or config key names a secret (``smtp_password``, ``X-Api-Key``)."""
     words = _SPLIT.split(_CAMEL.sub("_", name).lower())
-    if any(w in _WORDS for w in words):
+    if any(w in _WORDS or w.endswith(_SUFFIXES) for w in words):
         return True
     return any(pair in _PAIRS for pair in itertools.pairwise(words))
 

@@ -12,7 +12,7 @@ from tests.support.servers import robutler_serve
 
 
 def test_sigterm_drains_with_readiness_failing_then_stops(tmp_path: Path) -> None:
-    with robutler_serve("--drain-delay", "3", tmp_path=tmp_path) as server:
+    with robutler_serve("--drain-delay", "5", tmp_path=tmp_path) as server:
         assert httpx.get(f"{server.base_url}/health/ready", timeout=5).status_code == 200
         server.proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 2
@@ -27,7 +27,7 @@ def test_sigterm_drains_with_readiness_failing_then_stops(tmp_path: Path) -> Non
         assert agents.status_code == 200
         # ... and then it stops by itself: re-raising SIGTERM once shut down, as uvicorn does
         assert server.proc.wait(timeout=20) == -signal.SIGTERM
-    assert "Draining for 3 s" in server.stdout()
+    assert "Draining for 5 s" in server.stdout()
 
 
 def test_a_second_signal_stops_at_once(tmp_path: Path) -> None:

@@ -78,3 +78,19 @@ def test_module_that_fails_to_import_says_so(tmp_path: Path) -> None:
     _write(tmp_path / "broken_mod.py", "import nosuchdependency_xyz\n")
     with pytest.raises(TargetError, match="importing 'broken_mod' failed: ModuleNotFoundError"):
         load_target("broken_mod:app", app_dir=str(tmp_path))
+
+
+def test_exit_code_2_for_bad_input_1_when_the_targets_own_code_fails(appfile: Path, tmp_path: Path) -> None:
+    _write(tmp_path / "raises_mod.py", "raise RuntimeError('no database')\n")
+    codes = {}
+    for spec, factory in [
+        ("nosuchmodule_xyz:app", False),
+        (f"{appfile}:missing", False),
+        (f"{appfile}:number", False),
+        ("raises_mod:app", False),
+        (f"{appfile}:boom", True),
+    ]:
+        with pytest.raises(TargetError) as err:
+            load_target(spec, factory=factory, app_dir=str(tmp_path))
+        codes[spec.rsplit(":", 1)[1] if "raises" not in spec else "raises"] = err.value.exit_code
+    assert codes == {"app": 2, "missing": 2, "number": 2, "raises": 1, "boom": 1}

@@ -143,8 +143,10 @@ def test_a_hanging_sync_check_holds_one_thread_and_starves_nothing() -> None:
 
     checks = HealthRegistry()
     checks.register("database:ping", hangs)
-    checks.register("queue:depth", lambda: 3)  # another sync check: it still gets a thread
-    app, _ = _app(checks, cfg=HealthChecksConfig(check_timeout=0.3))
+    for i in range(6):  # more hung checks than any thread pool would hold
+        checks.register(f"replica{i}:ping", lambda: release.wait(60))
+    checks.register("queue:depth", lambda: 3)  # another sync check: it still runs, at once
+    app, _ = _app(checks, cfg=HealthChecksConfig(check_timeout=1.0))
     try:
         with run_asgi(app) as base, httpx.Client(base_url=base, timeout=10) as client:
             docs = [client.get("/health/detailed").json() for _ in range(20)]
@@ -158,7 +160,7 @@ def test_a_hanging_sync_check_holds_one_thread_and_starves_nothing() -> None:
         assert doc["checks"]["queue:depth"][0]["observedValue"] == 3
         assert doc["checks"]["database:ping"][0]["status"] == "fail"
     outputs = [doc["checks"]["database:ping"][0]["output"] for doc in docs]
-    assert outputs[0] == "check timed out after 0.3 s"
+    assert outputs[0] == "check timed out after 1 s"
     assert set(outputs[1:]) <= {outputs[0], "still running (previous run exceeded the timeout)"}
     assert "still running (previous run exceeded the timeout)" in outputs
     assert len(started) == 1  # never started again while the first run hangs

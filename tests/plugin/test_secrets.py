@@ -91,3 +91,15 @@ def test_mask_capability_url() -> None:
     assert mask_capability_url("https://h.example.com") == "https://h.example.com"
     assert mask_capability_url("hooks.slack.com/services/T0/B0/x") == "hooks.slack.com/***"
     assert mask_capability_url("hooks.example.com") == "hooks.example.com"
+
+
+def test_common_secret_names_beyond_the_obvious() -> None:
+    from robutler_monitoring.plugin.secrets import is_secret_key, scrub_text
+
+    for name in ("PGPASSWORD", "MYSQL_PWD", "pwd", "pass", "sessionid", "session_id", "bearer"):
+        assert is_secret_key(name), name
+    for name in ("prompt_tokens", "max_tokens", "session", "status", "compass", "passenger"):
+        assert not is_secret_key(name), name
+    text = scrub_text("PGPASSWORD=pg1 pwd=p2 pass=p3 sessionid=s4 ok=1")
+    assert not any(secret in text for secret in ("pg1", "p2", "p3", "s4"))
+    assert "ok=1" in text

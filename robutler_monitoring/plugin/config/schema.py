@@ -127,7 +127,12 @@ class LoggingConfig(_Model):
         default=None, description="rotated files to keep: a count ('10 files') or an age ('7 days')"
     )
     access_log: bool = True
-    access_log_skip_paths: tuple[UrlPath, ...] = ("/health", "/health/detailed", "/metrics")
+    access_log_skip_paths: tuple[UrlPath, ...] = (
+        "/health",
+        "/health/ready",
+        "/health/detailed",
+        "/metrics",
+    )
     queue_size: int = Field(default=10000, ge=100, le=10_000_000)
 
 

@@ -1,16 +1,16 @@
 """Running health checks: built-ins inline, user checks under a timeout, never piling up.
 
-A user's sync check may block for good (a socket without a timeout, a deadlock). It runs on
-a few threads of its own, never on the event loop's default executor, which ``to_thread``
-and ``getaddrinfo`` share; and a run that outlives its timeout is not started again until
-it returns, so a hung check holds one thread however often ``/health/detailed`` is called.
+A user's sync check may block for good (a socket without a timeout, a deadlock). It runs in
+a thread of its own, never on the event loop's default executor, which ``to_thread`` and
+``getaddrinfo`` share; and a run that outlives its timeout is not started again until it
+returns, so a hung check holds one thread however often ``/health/detailed`` is called,
+and never delays another check.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
-import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -21,47 +21,30 @@ from .checks import CheckFn, HealthCheck, entry_for, timestamp
 
 #: The output of a check whose previous run is still going, past its timeout.
 STILL_RUNNING = "still running (previous run exceeded the timeout)"
-_THREADS = 4
 
 OnError = Callable[[BaseException], None]
 
 
-class _DaemonPool:
-    """Up to ``size`` daemon threads, started on demand.
+def _in_thread(fn: Callable[[], Any]) -> Future[Any]:
+    """Run ``fn`` in a daemon thread of its own.
 
-    Not a ``ThreadPoolExecutor``: its threads are joined at interpreter exit, so one hung
-    check would keep a stopped server from exiting.
+    One thread per run rather than a pool: a pool's hung threads would queue every other
+    check behind them. Since a check is not started again while a run is still going,
+    hung threads are bounded by the number of checks; daemon threads (unlike a
+    ``ThreadPoolExecutor``'s) never keep a stopped server from exiting.
     """
+    future: Future[Any] = Future()
 
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._jobs: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]]] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._threads = 0
-        self._idle = 0
+    def work() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(fn())
+        except BaseException as exc:
+            future.set_exception(exc)
 
-    def submit(self, fn: Callable[[], Any]) -> Future[Any]:
-        future: Future[Any] = Future()
-        self._jobs.put((future, fn))
-        with self._lock:
-            if self._idle == 0 and self._threads < self._size:
-                self._threads += 1
-                threading.Thread(target=self._work, name="robutler-health-check", daemon=True).start()
-        return future
-
-    def _work(self) -> None:
-        while True:
-            with self._lock:
-                self._idle += 1
-            future, fn = self._jobs.get()
-            with self._lock:
-                self._idle -= 1
-            if not future.set_running_or_notify_cancel():
-                continue  # cancelled while queued: its request already reported a timeout
-            try:
-                future.set_result(fn())
-            except BaseException as exc:
-                future.set_exception(exc)
+    threading.Thread(target=work, name="robutler-health-check", daemon=True).start()
+    return future
 
 
 @dataclass
@@ -83,10 +66,9 @@ class CheckRunner:
     >>> # checks = await runner.run_all(builtin_checks + user_checks)
     """
 
-    def __init__(self, timeout: float, on_error: OnError | None = None, threads: int = _THREADS) -> None:
+    def __init__(self, timeout: float, on_error: OnError | None = None) -> None:
         self.timeout = timeout
         self._on_error = on_error
-        self._pool = _DaemonPool(threads)
         self._runs: dict[str, _Run] = {}
 
     async def run_all(self, checks: list[HealthCheck]) -> dict[str, list[dict[str, Any]]]:
@@ -133,7 +115,7 @@ class CheckRunner:
         if inspect.iscoroutinefunction(fn):
             task: asyncio.Task[Any] = asyncio.create_task(fn())
         else:
-            thread = self._pool.submit(fn)
+            thread = _in_thread(fn)
             task = asyncio.create_task(_await_thread(thread))
         task.add_done_callback(self._settled)
         return _Run(task, thread, deadline)

@@ -128,7 +128,8 @@ def _render(msg: object, args: tuple[object, ...]) -> str:
     text = msg if isinstance(msg, str) else str(msg)
     if not args:
         return text
+    # stdlib-style "%s" placeholders, or loguru-style "{}" ones
     try:
-        return text % args
-    except (TypeError, ValueError, KeyError):  # keep the data rather than lose the line
+        return text % args if "%" in text or "{" not in text else text.format(*args)
+    except (TypeError, ValueError, KeyError, IndexError):  # keep the data rather than lose the line
         return f"{text} {args!r}"

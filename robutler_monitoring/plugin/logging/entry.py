@@ -79,7 +79,7 @@ def build_entry(
         "timestamp": iso_utc(ts),
         "level": level,
         "logger": logger,
-        "message": scrub_text(message),
+        "message": scrub_text(message.rstrip()),  # uvicorn ends some messages with "\n"
     }
     rid = request_id or fields.get("_request_id") or request_id_var.get()
     if rid is not None:

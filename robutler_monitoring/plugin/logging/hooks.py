@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import sys
 import os
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -65,6 +66,9 @@ def serve_prepare(cfg: MonitoringConfig, settings: ServeSettings) -> None:
         # several processes will share stdout: their long lines take turns (writelock.py)
         lock_path = create_lock_file()
     configure_process(cfg.logging, lock_path)
+    if cfg.logging.output not in ("stdout", "stderr"):
+        # the terminal would otherwise stay silent: say once where everything goes
+        print(f"robutler: logging to {cfg.logging.output}", file=sys.stderr, flush=True)
 
 
 def uvicorn_config(cfg: MonitoringConfig, settings: ServeSettings, config: dict[str, Any]) -> None:

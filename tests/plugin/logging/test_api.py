@@ -105,3 +105,18 @@ def test_below_the_configured_level_nothing_is_written() -> None:
         get_logger("q").info("not shown")
         get_logger("q").warning("shown")
         assert [e["message"] for e in quiet.entries()] == ["shown"]
+
+
+def test_stdlib_and_loguru_style_placeholders(logs: Captured) -> None:
+    log = get_logger("placeholders")
+    log.info("agent %s answered in %d ms", "planner", 42)
+    log.info("agent {} answered in {} ms", "planner", 42)
+    log.info("odd {} %s", "x")  # both kinds: the stdlib's wins
+    log.info("{broken", "x")  # cannot be formatted: the data is kept
+    messages = [e["message"] for e in logs.entries() if e["logger"] == "placeholders"]
+    assert messages == [
+        "agent planner answered in 42 ms",
+        "agent planner answered in 42 ms",
+        "odd {} x",
+        "{broken ('x',)",
+    ]

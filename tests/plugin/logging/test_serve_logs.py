@@ -112,6 +112,7 @@ def test_file_output_with_workers(tmp_path: Path) -> None:
             assert _chat(server.base_url, f"What is {i} + 1?").status_code == 200
         server.stop()
     assert "{" not in server.stdout()  # everything went to the file
+    assert f"robutler: logging to {log_file}" in server.stderr()  # and the terminal says where
     entries = _entries(log_file.read_text())
     started = {e["message"] for e in entries if e["message"].startswith("Started server process")}
     assert len(started) == 2  # both workers log into the same file

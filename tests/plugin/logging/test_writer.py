@@ -34,7 +34,7 @@ def test_a_stuck_output_never_blocks_the_caller_and_drops_are_counted() -> None:
         for i in range(1000):
             writer.write(f'{{"n":{i}}}\n')
         elapsed = time.perf_counter() - started
-        assert elapsed < 0.5  # 1000 lines while the output is stuck: no waiting
+        assert elapsed < 5  # 1000 lines while the output is stuck for 10 s a write: no waiting
         assert 800 <= writer.dropped <= 900  # 100 queued (+1 batch in the writer's hands)
         out.release.set()
         assert writer.flush(5)
