@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import sys
 import os
+import sys
 from collections.abc import Callable
 from typing import Annotated, Any
 
