@@ -19,7 +19,7 @@ from rich.console import Console
 
 from .. import __version__
 from .errors import HostError
-from .plugins import DISABLE_ENV, call_each, disabled_from_env, get_plugin_manager, plugin_names
+from .plugins import DISABLE_ENV, call_each, disabled_plugins, get_plugin_manager, plugin_names
 from .settings import ServeSettings
 
 
@@ -188,7 +188,7 @@ def _serve_command(
         ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
         ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
         drain_delay=drain_delay,
-        disabled_plugins=tuple(sorted(_disabled(sys.argv[1:]))),
+        disabled_plugins=tuple(sorted(disabled_plugins(sys.argv[1:], os.environ))),
         plugin_options=dict(ctx.meta.get(PLUGIN_OPTIONS_KEY, {})),
     )
     serve(settings, pm)
@@ -255,26 +255,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _disabled(argv: Sequence[str]) -> set[str]:
-    """Plugins disabled by the environment or by ``--disable-plugin`` before the sub-command."""
-    disabled = disabled_from_env(os.environ)
-    args = list(argv)
-    i = 0
-    while i < len(args) and args[i].startswith("-"):
-        if args[i] == "--disable-plugin" and i + 1 < len(args):
-            disabled.add(args[i + 1])
-            i += 1
-        elif args[i].startswith("--disable-plugin="):
-            disabled.add(args[i].split("=", 1)[1])
-        i += 1
-    return disabled
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``robutler`` console script."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        pm = get_plugin_manager(_disabled(args), warn=_warn)
+        pm = get_plugin_manager(disabled_plugins(args, os.environ), warn=_warn)
         cli = build_cli(pm)
         cli.main(args=args, prog_name="robutler", standalone_mode=True)
     except HostError as exc:

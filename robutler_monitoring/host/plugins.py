@@ -8,7 +8,7 @@ working without it. Plugins are disabled by name with ``ROBUTLER_DISABLE_PLUGINS
 from __future__ import annotations
 
 import importlib.metadata
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import pluggy
@@ -26,6 +26,26 @@ def disabled_from_env(env: Mapping[str, str]) -> set[str]:
     """Plugin names listed in ``ROBUTLER_DISABLE_PLUGINS``."""
     raw = env.get(DISABLE_ENV, "")
     return {name.strip() for name in raw.replace(" ", ",").split(",") if name.strip()}
+
+
+def disabled_plugins(argv: Sequence[str], env: Mapping[str, str]) -> set[str]:
+    """Plugins disabled by ``ROBUTLER_DISABLE_PLUGINS`` or by ``--disable-plugin`` before the sub-command."""
+    disabled = disabled_from_env(env)
+    args = list(argv)
+    i = 0
+    while i < len(args) and args[i].startswith("-"):
+        if args[i] == "--disable-plugin" and i + 1 < len(args):
+            disabled.add(args[i + 1])
+            i += 1
+        elif args[i].startswith("--disable-plugin="):
+            disabled.add(args[i].split("=", 1)[1])
+        i += 1
+    return disabled
+
+
+def entry_point_names() -> list[str]:
+    """Names of every installed plugin, enabled or not, without importing any of them."""
+    return sorted({ep.name for ep in importlib.metadata.entry_points(group=hookspecs.ENTRY_POINT_GROUP)})
 
 
 def get_plugin_manager(

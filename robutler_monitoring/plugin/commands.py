@@ -7,6 +7,7 @@ One Typer group per topic, joined to ``monitor_app`` with ``add_typer``; later g
 from __future__ import annotations
 
 import os
+import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -14,6 +15,7 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 
+from ..host.plugins import disabled_plugins
 from .config.errors import ConfigError
 from .config.loader import ResolvedConfig, file_label, load_config, resolve_config_path
 from .config.runtime import known_sections
@@ -87,7 +89,8 @@ def validate(
 def _resolve_or_exit(explicit: str | None, origin: str = "flag --config") -> ResolvedConfig:
     try:
         path = resolve_config_path(explicit, os.environ, Path.cwd(), explicit_origin=origin)
-        return load_config(path, env=os.environ, known_sections=known_sections())
+        disabled = disabled_plugins(sys.argv[1:], os.environ)
+        return load_config(path, env=os.environ, known_sections=known_sections(disabled))
     except ConfigError as err:
         _fail(err)
 

@@ -224,3 +224,34 @@ def test_sections_of_installed_plugins_are_known(tmp_path: Path) -> None:
     )
     with_plugin = run_robutler("monitor", "config", "validate", cwd=tmp_path, env={"PYTHONPATH": str(site)})
     assert with_plugin.returncode == 0, with_plugin.stderr
+
+
+@pytest.mark.slow
+def test_a_disabled_plugin_is_never_imported_and_its_section_is_no_typo(tmp_path: Path) -> None:
+    _write(tmp_path, "monitoring: {}\npayments:\n  currency: EUR\n")
+    marker = tmp_path / "imported"
+    site = install_plugin(
+        tmp_path / "site",
+        "robutler-payments",
+        {
+            "payments_plugin": f"""
+                import pathlib
+
+                pathlib.Path({str(marker)!r}).write_text("imported")  # a side effect of import
+            """
+        },
+        {"payments": "payments_plugin"},
+    )
+    env = {"PYTHONPATH": str(site)}
+    by_env = run_robutler(
+        "monitor", "config", "validate", cwd=tmp_path, env={**env, "ROBUTLER_DISABLE_PLUGINS": "payments"}
+    )
+    by_flag = run_robutler(
+        "--disable-plugin", "payments", "monitor", "config", "validate", cwd=tmp_path, env=env
+    )
+    assert by_env.returncode == 0, by_env.stderr
+    assert by_flag.returncode == 0, by_flag.stderr
+    assert not marker.exists()
+    enabled = run_robutler("monitor", "config", "validate", cwd=tmp_path, env=env)
+    assert marker.exists()  # the same plugin, enabled, is imported (and names no sections)
+    assert enabled.returncode == 2 and "payments: unknown section" in enabled.stderr

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,12 @@ def get_config(settings: ServeSettings) -> MonitoringConfig:
 def resolve(settings: ServeSettings, *, env: Mapping[str, str], cwd: Path) -> ResolvedConfig:
     """Resolve the configuration for ``settings`` (raises :class:`ConfigError`)."""
     path = resolve_config_path(settings.config_path, env, cwd)
-    return load_config(path, env=env, overrides=flag_overrides(settings), known_sections=known_sections())
+    return load_config(
+        path,
+        env=env,
+        overrides=flag_overrides(settings),
+        known_sections=known_sections(settings.disabled_plugins),
+    )
 
 
 def flag_overrides(settings: ServeSettings) -> dict[str, tuple[Any, str]]:
@@ -54,15 +59,20 @@ def flag_overrides(settings: ServeSettings) -> dict[str, tuple[Any, str]]:
     return overrides
 
 
-def known_sections() -> tuple[str, ...]:
-    """Top-level config sections named by the installed plugins (disabled ones too)."""
+def known_sections(disabled: Collection[str] = ()) -> tuple[str, ...]:
+    """Top-level config sections named by the enabled plugins, plus disabled plugins' names.
+
+    A disabled plugin is never imported (that is what disabling is for), so its section
+    cannot be asked for; a section named like the plugin is accepted instead, since a
+    disabled plugin's settings are not a typo.
+    """
     names = {ROOT}
     try:
-        from ...host.plugins import get_plugin_manager
+        from ...host.plugins import ALL, entry_point_names, get_plugin_manager
 
-        # every installed plugin counts: a disabled plugin's section is not a typo
-        pm = get_plugin_manager((), warn=lambda message: None)
+        pm = get_plugin_manager(disabled, warn=lambda message: None)
         results = pm.hook.robutler_config_sections()
+        names.update(n for n in entry_point_names() if n in disabled or ALL in disabled)
     except Exception:  # the section list is a nicety; never let it break loading
         return (ROOT,)
     for result in results:
