@@ -1,0 +1,560 @@
+"""The seam: typed operations that producers open and close and concerns observe.
+
+Producers (the HTTP wrapper, the agent and skill decorators, the demo's agents,
+integrations such as the Robutler SDK's) open an *operation* when work starts and
+end it when the work ends. Concerns (metrics, logging, alerting, tracing, usage)
+subscribe to the start and the end of the kinds they care about::
+
+    >>> bus = EventBus()
+    >>> seen = []
+    >>> unsubscribe = bus.subscribe("tool", on_end=lambda op: seen.append((op.name, op.outcome)))
+    >>> with tool_call("calculator", bus=bus):
+    ...     pass
+    >>> seen
+    [('calculator', 'success')]
+
+An operation is a scope: while it runs it is the *current* operation of its context
+(``current_operation()``), so operations opened inside it get it as ``parent`` and
+inherit its request id and agent, and log lines written inside it can find it. Its end
+carries an outcome from a closed set (:data:`OUTCOMES`), the duration and the error type.
+
+Rules for subscribers: they run in the producer's thread, in the request path, so they
+only bump a number, set an attribute or append to a bounded deque; anything slow is
+drained in batches elsewhere. A subscriber that raises never breaks the work: the error
+is counted (``bus.subscriber_errors``) and handed to ``bus.on_subscriber_error``.
+Subscribers may keep per-operation state in ``op.state[key]`` (a tracing span, say),
+and must not keep ``op.error`` beyond their call.
+
+Nothing here imports prometheus_client or any part of the plugin: user code, the demo
+and integrations use it whether or not the monitoring plugin is enabled, and with
+nothing subscribed an operation costs an object and a context-variable set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar, Token
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, ClassVar, Final, Literal, TypeVar
+
+__all__ = [
+    "KINDS",
+    "OUTCOMES",
+    "AgentRun",
+    "EventBus",
+    "HealthChange",
+    "HttpRequest",
+    "LLMCall",
+    "Operation",
+    "Outcome",
+    "SkillCall",
+    "ToolCall",
+    "agent_run",
+    "current_operation",
+    "default_bus",
+    "llm_call",
+    "outcome_of",
+    "record_llm_call",
+    "record_tool_call",
+    "set_default_bus",
+    "skill_call",
+    "tool_call",
+]
+
+Outcome = Literal["success", "error", "client_closed", "cancelled"]
+#: How an operation ended. ``client_closed``: the client went away (HTTP 499);
+#: ``cancelled``: the server stopped it (shutdown, task cancelled, stream abandoned).
+OUTCOMES: Final[tuple[Outcome, ...]] = ("success", "error", "client_closed", "cancelled")
+
+#: Every kind of operation, in nesting order.
+KINDS: Final[tuple[str, ...]] = ("http", "agent", "skill", "tool", "llm")
+
+_CANCELLED = (GeneratorExit, asyncio.CancelledError, KeyboardInterrupt, SystemExit)
+
+
+def outcome_of(exc: BaseException | None) -> Outcome:
+    """The outcome of work that raised ``exc`` (``None``: it succeeded).
+
+    >>> outcome_of(None), outcome_of(ValueError()), outcome_of(GeneratorExit())
+    ('success', 'error', 'cancelled')
+    """
+    if exc is None:
+        return "success"
+    return "cancelled" if isinstance(exc, _CANCELLED) else "error"
+
+
+_current: ContextVar[Operation | None] = ContextVar("robutler_operation", default=None)
+
+
+def current_operation() -> Operation | None:
+    """The innermost operation running in this context, if any."""
+    return _current.get()
+
+
+StartHandler = Callable[["Operation"], None]
+EndHandler = Callable[["Operation"], None]
+HealthHandler = Callable[["HealthChange"], None]
+Op = TypeVar("Op", bound="Operation")
+
+
+class Operation:
+    """One unit of observed work, from start to end. Subclasses add what their kind knows.
+
+    Producers either use it as a context manager (``with agent_run("x") as run:``) or
+    call :meth:`begin` and :meth:`end` themselves (streams, which end elsewhere).
+    :meth:`end` is idempotent: the first call decides the outcome.
+    """
+
+    kind: ClassVar[str] = "operation"
+
+    __slots__ = (
+        "_bus",
+        "_token",
+        "agent",
+        "duration_s",
+        "error",
+        "error_type",
+        "name",
+        "outcome",
+        "parent",
+        "request_id",
+        "start",
+        "start_ns",
+        "state",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        bus: EventBus | None = None,
+        parent: Operation | None = None,
+        request_id: str | None = None,
+        agent: str | None = None,
+    ) -> None:
+        if parent is None:
+            parent = _current.get()
+        self.name = name
+        self.parent = parent
+        self.request_id = request_id if request_id is not None or parent is None else parent.request_id
+        self.agent = agent if agent is not None or parent is None else parent.agent
+        self.start = time.perf_counter()  #: monotonic start, for durations
+        self.start_ns = time.time_ns()  #: wall-clock start, for spans and records
+        self.duration_s: float | None = None
+        self.outcome: Outcome | None = None  #: set once, by :meth:`end`
+        self.error: BaseException | None = None  #: only while end subscribers run
+        self.error_type: str | None = None
+        self.state: dict[Any, Any] = {}  #: per-subscriber scratch space (a span, ...)
+        self._bus = bus if bus is not None else _default_bus
+        self._token: Token[Operation | None] | None = None
+
+    @property
+    def ended(self) -> bool:
+        return self.outcome is not None
+
+    def begin(self: Op) -> Op:
+        """Make this the current operation and tell the start subscribers."""
+        self._token = _current.set(self)
+        handlers = self._bus._start.get(self.kind)
+        if handlers:
+            self._bus._dispatch(handlers, self)
+        return self
+
+    def end(
+        self,
+        error: BaseException | None = None,
+        *,
+        outcome: Outcome | None = None,
+        error_type: str | None = None,
+    ) -> None:
+        """End the operation (once): record duration and outcome, tell the end subscribers.
+
+        ``outcome`` overrides what ``error`` implies (a stream that failed after its
+        status line, a client that went away); ``error_type`` names an error that was
+        not raised here (an upstream failure reported as text).
+        """
+        if self.outcome is not None:
+            return
+        self.duration_s = time.perf_counter() - self.start
+        self.outcome = outcome if outcome is not None else outcome_of(error)
+        if error is not None:
+            self.error_type = type(error).__name__
+        if error_type is not None:
+            self.error_type = error_type
+        elif self.outcome == "error" and self.error_type is None:
+            self.error_type = "Error"
+        token, self._token = self._token, None
+        if token is not None:
+            with contextlib.suppress(ValueError):  # ended in another context (a stream's consumer)
+                _current.reset(token)
+        handlers = self._bus._end.get(self.kind)
+        if handlers:
+            self.error = error
+            try:
+                self._bus._dispatch(handlers, self)
+            finally:
+                self.error = None
+
+    def __enter__(self: Op) -> Op:
+        return self.begin()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.end(exc)
+
+    def __repr__(self) -> str:
+        state = self.outcome or "running"
+        return f"<{type(self).__name__} {self.name!r} {state}>"
+
+
+class HttpRequest(Operation):
+    """An HTTP request, from its arrival to the end of its response (a whole stream).
+
+    ``status`` is what was sent on the status line; ``outcome`` says how it really
+    ended (a stream that failed after a 200 is an ``error``).
+    """
+
+    kind: ClassVar[str] = "http"
+    __slots__ = ("client", "method", "path", "route", "status", "ttfb_s")
+
+    def __init__(self, method: str, path: str, *, request_id: str, **kwargs: Any) -> None:
+        super().__init__(f"{method} {path}", request_id=request_id, **kwargs)
+        self.method = method
+        self.path = path
+        self.route: str | None = None  #: the route template, set at the end
+        self.status = 0
+        self.ttfb_s: float | None = None
+        self.client: str | None = None
+
+
+class AgentRun(Operation):
+    """One run of an agent; a streamed answer runs until its stream ends."""
+
+    kind: ClassVar[str] = "agent"
+    __slots__ = ()
+
+    def __init__(self, name: str, **kwargs: Any) -> None:
+        kwargs["agent"] = name
+        super().__init__(name, **kwargs)
+
+
+class SkillCall(Operation):
+    """One call of a skill's method (``@track_skill_performance``)."""
+
+    kind: ClassVar[str] = "skill"
+    __slots__ = ("operation",)
+
+    def __init__(self, name: str, operation: str, **kwargs: Any) -> None:
+        super().__init__(name, **kwargs)
+        self.operation = operation
+
+
+class ToolCall(Operation):
+    """One tool call made for an agent (the LLM asked for it)."""
+
+    kind: ClassVar[str] = "tool"
+    __slots__ = ("arguments", "call_id", "pricing", "result")
+
+    def __init__(self, name: str, *, call_id: str | None = None, **kwargs: Any) -> None:
+        super().__init__(name, **kwargs)
+        self.call_id = call_id
+        self.pricing: Mapping[str, Any] | None = None  #: what the tool reported it costs
+        self.arguments: str | None = None  #: only kept when content capture is on
+        self.result: str | None = None  #: likewise
+
+
+class LLMCall(Operation):
+    """One call of a language model: model, token counts by kind, latency, time to first token.
+
+    ``input_tokens`` includes cached tokens (as the OpenTelemetry GenAI conventions
+    count them); ``cache_read_tokens``, ``cache_write_tokens`` and ``reasoning_tokens``
+    are parts of the totals, ``None`` where the provider did not say.
+    """
+
+    kind: ClassVar[str] = "llm"
+    __slots__ = (
+        "cache_read_tokens",
+        "cache_write_tokens",
+        "completion",
+        "input_tokens",
+        "output_tokens",
+        "prompt",
+        "provider",
+        "reasoning_tokens",
+        "response_model",
+        "streaming",
+        "ttft_s",
+    )
+
+    def __init__(
+        self, model: str, *, provider: str | None = None, streaming: bool = False, **kwargs: Any
+    ) -> None:
+        super().__init__(model, **kwargs)
+        self.provider = provider
+        self.streaming = streaming
+        self.response_model: str | None = None
+        self.input_tokens: int | None = None
+        self.output_tokens: int | None = None
+        self.cache_read_tokens: int | None = None
+        self.cache_write_tokens: int | None = None
+        self.reasoning_tokens: int | None = None
+        self.ttft_s: float | None = None
+        self.prompt: Any = None  #: only kept when content capture is on
+        self.completion: Any = None  #: likewise
+
+    @property
+    def model(self) -> str:
+        """The requested model."""
+        return self.name
+
+    def first_token(self) -> None:
+        """Mark the first token (once)."""
+        if self.ttft_s is None:
+            self.ttft_s = time.perf_counter() - self.start
+
+    def set_usage(
+        self,
+        *,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+        cache_read_tokens: int | None = None,
+        cache_write_tokens: int | None = None,
+        reasoning_tokens: int | None = None,
+        response_model: str | None = None,
+    ) -> None:
+        """Record the token counts the provider reported (``None`` leaves a count as it is)."""
+        if input_tokens is not None:
+            self.input_tokens = input_tokens
+        if output_tokens is not None:
+            self.output_tokens = output_tokens
+        if cache_read_tokens is not None:
+            self.cache_read_tokens = cache_read_tokens
+        if cache_write_tokens is not None:
+            self.cache_write_tokens = cache_write_tokens
+        if reasoning_tokens is not None:
+            self.reasoning_tokens = reasoning_tokens
+        if response_model is not None:
+            self.response_model = response_model
+
+
+@dataclass(frozen=True, slots=True)
+class HealthChange:
+    """A health component (or the overall status, component ``"overall"``) changed status."""
+
+    component: str
+    status: str  #: pass | warn | fail
+    previous: str | None  #: None the first time the component is seen
+    detail: str | None = None
+    at_ns: int = field(default_factory=time.time_ns)
+
+
+class EventBus:
+    """Who listens to which kind of operation. Injectable: tests build their own.
+
+    Subscribing is rare and copies tuples; publishing reads one dict entry per event.
+    """
+
+    def __init__(self) -> None:
+        self._start: dict[str, tuple[StartHandler, ...]] = {}
+        self._end: dict[str, tuple[EndHandler, ...]] = {}
+        self._health: tuple[HealthHandler, ...] = ()
+        self.subscriber_errors = 0
+        #: called with (exception, where) when a subscriber raises; set by the metrics concern
+        self.on_subscriber_error: Callable[[BaseException, str], None] | None = None
+
+    def subscribe(
+        self,
+        kind: str | type[Operation],
+        *,
+        on_start: StartHandler | None = None,
+        on_end: EndHandler | None = None,
+    ) -> Callable[[], None]:
+        """Call ``on_start``/``on_end`` for every operation of ``kind`` (``"*"``: every kind).
+
+        Returns a function that unsubscribes both.
+        """
+        name = kind if isinstance(kind, str) else kind.kind
+        kinds = KINDS if name == "*" else (name,)
+        if name != "*" and name not in KINDS:
+            raise ValueError(f"unknown operation kind {name!r}; expected one of {', '.join(KINDS)} or '*'")
+        for k in kinds:
+            if on_start is not None:
+                self._start[k] = (*self._start.get(k, ()), on_start)
+            if on_end is not None:
+                self._end[k] = (*self._end.get(k, ()), on_end)
+
+        def unsubscribe() -> None:
+            for k in kinds:
+                if on_start is not None:
+                    self._start[k] = tuple(h for h in self._start.get(k, ()) if h is not on_start)
+                if on_end is not None:
+                    self._end[k] = tuple(h for h in self._end.get(k, ()) if h is not on_end)
+
+        return unsubscribe
+
+    def subscribe_health(self, handler: HealthHandler) -> Callable[[], None]:
+        """Call ``handler`` on every health status change."""
+        self._health = (*self._health, handler)
+
+        def unsubscribe() -> None:
+            self._health = tuple(h for h in self._health if h is not handler)
+
+        return unsubscribe
+
+    def publish_health(self, change: HealthChange) -> None:
+        """Tell the health subscribers (the health runner calls this when a status changes)."""
+        for handler in self._health:
+            try:
+                handler(change)
+            except Exception as exc:
+                self._failed(exc, "health")
+
+    def has_subscribers(self, kind: str) -> bool:
+        """Whether anything listens to ``kind`` (producers may skip optional work when not)."""
+        return bool(self._start.get(kind) or self._end.get(kind))
+
+    def clear(self) -> None:
+        """Drop every subscriber (tests, and a worker that shuts its concerns down)."""
+        self._start.clear()
+        self._end.clear()
+        self._health = ()
+
+    def _dispatch(self, handlers: tuple[Callable[[Operation], None], ...], op: Operation) -> None:
+        for handler in handlers:
+            try:
+                handler(op)
+            except Exception as exc:  # a broken concern must never break the work
+                self._failed(exc, op.kind)
+
+    def _failed(self, exc: BaseException, where: str) -> None:
+        self.subscriber_errors += 1
+        callback = self.on_subscriber_error
+        if callback is not None:
+            with contextlib.suppress(Exception):
+                callback(exc, where)
+
+
+_default_bus = EventBus()
+
+
+def default_bus() -> EventBus:
+    """The process-wide bus that producers publish to unless given another."""
+    return _default_bus
+
+
+def set_default_bus(bus: EventBus) -> EventBus:
+    """Replace the process-wide bus (tests); returns the previous one.
+
+    Operations already running keep the bus they started with.
+    """
+    global _default_bus
+    previous, _default_bus = _default_bus, bus
+    return previous
+
+
+# -- producers' shortcuts ------------------------------------------------------------------
+
+
+def agent_run(name: str, *, bus: EventBus | None = None) -> AgentRun:
+    """An agent run, to use as ``with agent_run("assistant") as run:`` (or ``begin``/``end``)."""
+    return AgentRun(name, bus=bus)
+
+
+def skill_call(name: str, operation: str, *, bus: EventBus | None = None) -> SkillCall:
+    """A skill call, to use as ``with skill_call("calculator", "evaluate"):``."""
+    return SkillCall(name, operation, bus=bus)
+
+
+def tool_call(name: str, *, call_id: str | None = None, bus: EventBus | None = None) -> ToolCall:
+    """A tool call, to use as ``with tool_call("get_weather", call_id=...) as call:``."""
+    return ToolCall(name, call_id=call_id, bus=bus)
+
+
+def llm_call(
+    model: str, *, provider: str | None = None, streaming: bool = False, bus: EventBus | None = None
+) -> LLMCall:
+    """An LLM call; set its usage with ``call.set_usage(...)`` before it ends."""
+    return LLMCall(model, provider=provider, streaming=streaming, bus=bus)
+
+
+def _backdate(op: Operation, duration_s: float | None) -> None:
+    if duration_s is not None and duration_s > 0:
+        op.start -= duration_s
+        op.start_ns -= int(duration_s * 1e9)
+
+
+def record_llm_call(
+    model: str,
+    *,
+    input_tokens: int | None = None,
+    output_tokens: int | None = None,
+    cache_read_tokens: int | None = None,
+    cache_write_tokens: int | None = None,
+    reasoning_tokens: int | None = None,
+    duration_s: float | None = None,
+    ttft_s: float | None = None,
+    streaming: bool = False,
+    provider: str | None = None,
+    response_model: str | None = None,
+    agent: str | None = None,
+    error: BaseException | None = None,
+    error_type: str | None = None,
+    outcome: Outcome | None = None,
+    bus: EventBus | None = None,
+) -> LLMCall:
+    """Record an LLM call that already happened (integrations that learn of it afterwards).
+
+    It is published as an operation that started ``duration_s`` ago and ends now,
+    inside the current operation (the agent run, the request).
+
+    >>> bus = EventBus()
+    >>> tokens = []
+    >>> _ = bus.subscribe("llm", on_end=lambda c: tokens.append((c.model, c.input_tokens, c.output_tokens)))
+    >>> _ = record_llm_call("gpt-4o-mini", input_tokens=12, output_tokens=5, duration_s=0.3, bus=bus)
+    >>> tokens
+    [('gpt-4o-mini', 12, 5)]
+    """
+    call = LLMCall(model, provider=provider, streaming=streaming, bus=bus)
+    if agent is not None:
+        call.agent = agent
+    _backdate(call, duration_s)
+    call.set_usage(
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cache_read_tokens=cache_read_tokens,
+        cache_write_tokens=cache_write_tokens,
+        reasoning_tokens=reasoning_tokens,
+        response_model=response_model,
+    )
+    call.ttft_s = ttft_s
+    call.begin()
+    call.end(error, outcome=outcome, error_type=error_type)
+    return call
+
+
+def record_tool_call(
+    name: str,
+    *,
+    duration_s: float | None = None,
+    call_id: str | None = None,
+    pricing: Mapping[str, Any] | None = None,
+    agent: str | None = None,
+    error: BaseException | None = None,
+    error_type: str | None = None,
+    outcome: Outcome | None = None,
+    bus: EventBus | None = None,
+) -> ToolCall:
+    """Record a tool call that already happened; like :func:`record_llm_call`."""
+    call = ToolCall(name, call_id=call_id, bus=bus)
+    if agent is not None:
+        call.agent = agent
+    call.pricing = pricing
+    _backdate(call, duration_s)
+    call.begin()
+    call.end(error, outcome=outcome, error_type=error_type)
+    return call
