@@ -1,8 +1,4 @@
-"""``robutler monitor ...``: the monitoring plugin's commands.
-
-One Typer group per topic, joined to ``monitor_app`` with ``add_typer``; later groups
-(status, metrics, alerts) are added the same way.
-"""
+"""``robutler monitor config show|validate``: the resolved configuration and its check."""
 
 from __future__ import annotations
 
@@ -15,15 +11,13 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 
-from ..host.plugins import disabled_plugins
-from .config.errors import ConfigError
-from .config.loader import ResolvedConfig, file_label, load_config, resolve_config_path
-from .config.runtime import known_sections
-from .config.show import render_json, render_table, render_yaml
+from ...host.plugins import disabled_plugins
+from ..config.errors import ConfigError
+from ..config.loader import ResolvedConfig, file_label, load_config, resolve_config_path
+from ..config.runtime import known_sections
+from ..config.show import render_json, render_table, render_yaml
 
-monitor_app = typer.Typer(help="Monitoring: configuration, status, metrics.", no_args_is_help=True)
 config_app = typer.Typer(help="Show and check the monitoring configuration.", no_args_is_help=True)
-monitor_app.add_typer(config_app, name="config")
 
 USAGE_EXIT = 2
 
