@@ -9,8 +9,12 @@ from __future__ import annotations
 import typer
 
 from .config import config_app
+from .metrics import metrics_app
+from .status import status
 
 monitor_app = typer.Typer(help="Monitoring: configuration, status, metrics.", no_args_is_help=True)
 monitor_app.add_typer(config_app, name="config")
+monitor_app.command("status")(status)
+monitor_app.add_typer(metrics_app, name="metrics")
 
 __all__ = ["monitor_app"]

@@ -43,6 +43,7 @@ SHORTCUTS: dict[str, KeyPath] = {
     "ROBUTLER_LOG_LEVEL": ("logging", "level"),
     "ROBUTLER_LOG_FORMAT": ("logging", "format"),
     "ROBUTLER_MONITORING_TOKEN": ("auth_token",),
+    "ROBUTLER_MONITORING_URL": ("server_url",),
 }
 
 # `email` at the top of the section is another name for `alerts.email` (as in the file)

@@ -215,6 +215,10 @@ class MonitoringConfig(_Model):
     auth_token: OptionalSecret = Field(
         default=None, description="bearer token required on the metrics and detailed health endpoints"
     )
+    server_url: HttpUrl = Field(
+        default="http://127.0.0.1:8000",
+        description="where `robutler monitor status` and `metrics dump` find the running server",
+    )
     metrics: MetricsConfig = MetricsConfig()
     logging: LoggingConfig = LoggingConfig()
     health_checks: HealthChecksConfig = HealthChecksConfig()

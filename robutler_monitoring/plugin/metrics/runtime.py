@@ -42,6 +42,12 @@ class RuntimeMetrics:
             multiprocess_mode="livemax",
             registry=registry,
         )
+        self.workers = Gauge(
+            "robutler_workers",
+            "Worker processes serving now (each live worker counts 1).",
+            multiprocess_mode="livesum",
+            registry=registry,
+        )
 
 
 class LagProbe:
@@ -124,6 +130,7 @@ class Sampler:
         """Start probing and sampling in the running loop."""
         if self._tasks:
             return
+        self._runtime.workers.set(1)
         self.sample_once()
         self._tasks = [asyncio.create_task(self.probe.run()), asyncio.create_task(self._loop())]
 
