@@ -23,6 +23,12 @@ from . import report
 from .remote import USAGE_EXIT, Client, RemoteError, Scrape, resolve_target
 
 FAIL_EXIT = 1
+
+
+class ArgumentError(RemoteError):
+    """A bad argument: reported even with ``--quiet``."""
+
+
 DEFAULT_WATCH = 2.0
 _SPARKS = "▁▂▃▄▅▆▇█"
 _STATUS_STYLE = {"pass": "bold green", "warn": "bold yellow", "fail": "bold red"}
@@ -59,7 +65,7 @@ ConfigOption = Annotated[
 ]
 
 
-def status(
+def status_command(
     seconds: Annotated[
         float | None,
         typer.Argument(
@@ -105,14 +111,14 @@ def _run(
 ) -> int:
     try:
         if seconds is not None and not watch:
-            raise RemoteError(f"SECONDS ({seconds:g}) is the refresh interval of --watch; add --watch")
+            raise ArgumentError(f"SECONDS ({seconds:g}) is the refresh interval of --watch; add --watch")
         interval = DEFAULT_WATCH if seconds is None else seconds
         if interval < 0.1 or interval > 3600:
-            raise RemoteError(f"--watch {interval:g}: expected between 0.1 and 3600 seconds")
+            raise ArgumentError(f"--watch {interval:g}: expected between 0.1 and 3600 seconds")
         if window < 0 or window > 60:
-            raise RemoteError(f"--window {window:g}: expected between 0 and 60 seconds")
+            raise ArgumentError(f"--window {window:g}: expected between 0 and 60 seconds")
         if sum((as_json, watch, quiet)) > 1:
-            raise RemoteError("--json, --watch and --quiet exclude each other; pick one")
+            raise ArgumentError("--json, --watch and --quiet exclude each other; pick one")
         target = resolve_target(url, token, config)
         with Client(target) as client:
             if quiet:
@@ -126,7 +132,7 @@ def _run(
                 Console(highlight=False).print(render(target.url, sections))
             return _exit_code(_overall(sections))
     except RemoteError as err:
-        if not quiet:
+        if not quiet or isinstance(err, ArgumentError):  # a typo is never silent
             typer.echo(f"Error: {err}", err=True)
         return USAGE_EXIT
 
@@ -232,7 +238,7 @@ def sparkline(values: list[float]) -> str:
     span = high - low
     if span <= 0:
         return _SPARKS[0] * len(values)
-    return "".join(_SPARKS[min(len(_SPARKS) - 1, int((v - low) / span * len(_SPARKS)))] for v in values)
+    return "".join(_SPARKS[round((v - low) / span * (len(_SPARKS) - 1))] for v in values)
 
 
 # --- watch --------------------------------------------------------------------------------
