@@ -19,6 +19,7 @@ from ..middleware import MonitoringMiddleware
 from . import multiproc
 from .caches import default_caches
 from .errors import ErrorMetrics
+from .known import discover, preinitialise
 from .registry import default_registry, instruments_for, multiprocess_dir
 from .runtime import Sampler, add_process_collectors
 
@@ -93,7 +94,10 @@ def wrap(
     if cfg.metrics.enabled:
         endpoints[cfg.metrics.endpoint] = protect(metrics_endpoint(_scrape_source(mp_dir)), token)
     settings.state[_STATE_KEY] = _Worker(reporter, sampler, mp_dir)
-    return MonitoringMiddleware(app, registry=registry, endpoints=endpoints, listeners=listeners)
+    wrapped = MonitoringMiddleware(app, registry=registry, endpoints=endpoints, listeners=listeners)
+    if cfg.metrics.enabled:
+        preinitialise(registry, discover(app))  # known series start at 0, so rate() sees the first burst
+    return wrapped
 
 
 async def startup(cfg: MonitoringConfig, settings: ServeSettings) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -80,6 +81,14 @@ class HttpMetrics:
         children[1].observe(duration)
         if ttfb is not None:
             children[2].observe(ttfb)
+
+    def declare(self, method: str, route: str, statuses: Iterable[int]) -> None:
+        """Create the zero-valued series of a route known before its first request."""
+        for status in statuses:
+            self.requests.labels(method, route, str(status))
+        self.duration.labels(method, route)
+        self.ttfb.labels(method, route)
+        self.in_progress(method, route)
 
     def error(self, exc: BaseException, source: str) -> None:
         """Count an unhandled exception by class name and source."""

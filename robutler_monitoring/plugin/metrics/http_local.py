@@ -13,7 +13,7 @@ used there instead.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import (
@@ -101,6 +101,14 @@ class LocalHttpMetrics:
         timings[0].observe(duration)
         if ttfb is not None:
             timings[1].observe(ttfb)
+
+    def declare(self, method: str, route: str, statuses: Iterable[int]) -> None:
+        """Create the zero-valued series of a route known before its first request."""
+        for status in statuses:
+            self._requests.setdefault((method, route, status), 0)
+        if (method, route) not in self._timings:
+            self._timings[(method, route)] = (_Histogram(), _Histogram())
+        self.in_progress(method, route)
 
     def error(self, exc: BaseException, source: str) -> None:
         """Count an unhandled exception by class name and source."""

@@ -1,0 +1,110 @@
+"""Known series start at 0: zero-valued children for labels known before the first request.
+
+Prometheus's ``rate()`` and ``increase()`` need a sample before the first increase; a
+series born at its first request hides that request. So at start-up each worker creates
+the children for what the served app declares: its routes (with the closed set of request
+outcomes, not every status code), its agents and their tools.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from ...events import OUTCOMES
+from .decorators import AgentMetrics
+from .http_local import http_metrics
+from .registry import instruments_for
+from .routes import _flatten, find_routes
+
+#: The status code each request outcome starts at (a 4xx or other code gets its series on first use).
+OUTCOME_STATUS = {"success": 200, "error": 500, "client_closed": 499, "cancelled": 499}
+
+
+@dataclass(frozen=True)
+class KnownLabels:
+    """Label values known before the first request.
+
+    >>> KnownLabels(routes=(("GET", "/agents"),), agents=("assistant",)).agents
+    ('assistant',)
+    """
+
+    routes: tuple[tuple[str, str], ...] = ()  #: (method, route template)
+    agents: tuple[str, ...] = ()
+    skills: tuple[tuple[str, str], ...] = ()  #: (skill, operation)
+
+
+def discover(app: Any) -> KnownLabels:
+    """Routes from the app's router; agents and tools from ``app.state.agents`` when it has them."""
+    return KnownLabels(_routes(app), *_agents_and_skills(app))
+
+
+def preinitialise(registry: CollectorRegistry, known: KnownLabels) -> None:
+    """Create the zero-valued children of ``known`` in the package's metrics of ``registry``."""
+    http = instruments_for(registry, http_metrics)  # the factory the middleware uses
+    statuses = sorted({OUTCOME_STATUS[outcome] for outcome in OUTCOMES})
+    for method, route in known.routes:
+        http.declare(method, route, statuses)
+    operations = instruments_for(registry, AgentMetrics)
+    for agent in known.agents:
+        operations.agent_duration.labels(agent)
+        for outcome in OUTCOMES:
+            operations.agent_runs.labels(agent, outcome)
+    for skill, operation in known.skills:
+        operations.skill_duration.labels(skill, operation)
+        for outcome in OUTCOMES:
+            operations.skill_calls.labels(skill, operation, outcome)
+
+
+def _routes(app: Any) -> tuple[tuple[str, str], ...]:
+    routes = find_routes(app)
+    if not routes:
+        return ()
+    out: dict[tuple[str, str], None] = {}
+    for _, template, methods in _flatten(list(routes), "", ""):
+        if not methods:
+            continue  # a mount or an any-method route: its series start at first use
+        shown = sorted(methods - {"HEAD"}) or ["HEAD"]  # HEAD rides along with GET
+        for method in shown:
+            out[(method, template)] = None
+    return tuple(out)
+
+
+def _agents_and_skills(app: Any) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    found = _state_agents(app)
+    agents: dict[str, None] = {}
+    skills: dict[tuple[str, str], None] = {}
+    for agent in found:
+        name = agent if isinstance(agent, str) else getattr(agent, "name", None)
+        if isinstance(name, str) and name:
+            agents[name] = None
+        for tool in _values(getattr(agent, "tools", None)):
+            skill, method = getattr(getattr(tool, "skill", None), "name", None), getattr(tool, "method", None)
+            if isinstance(skill, str) and isinstance(method, str):
+                skills[(skill, method)] = None
+    return tuple(agents), tuple(skills)
+
+
+def _state_agents(app: Any) -> list[Any]:
+    obj = app
+    for _ in range(16):  # through wrappers, as find_routes does
+        state = getattr(obj, "state", None)
+        agents = getattr(state, "agents", None) if state is not None else None
+        if agents is not None:
+            return _values(agents)
+        nxt = getattr(obj, "app", None)
+        if nxt is None or nxt is obj:
+            return []
+        obj = nxt
+    return []
+
+
+def _values(container: Any) -> list[Any]:
+    if isinstance(container, dict):
+        return list(container.values())
+    if isinstance(container, Iterable) and not isinstance(container, str | bytes):
+        return list(container)
+    return []
