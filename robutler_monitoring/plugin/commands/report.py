@@ -178,7 +178,7 @@ def _per(
 def agents_section(window: Window) -> Section | None:
     """Executions, errors and p95 per agent (since start)."""
     samples = window.now.samples
-    if AGENT_RUNS not in {s.name for s in samples.samples}:
+    if not samples.has(AGENT_RUNS):
         return None
     return Section("agents", "Agents", _per(samples, AGENT_RUNS, AGENT_DURATION, ("agent",), "executions"))
 

@@ -69,7 +69,7 @@ def status_command(
     seconds: Annotated[
         float | None,
         typer.Argument(
-            metavar="[SECONDS]",
+            metavar="SECONDS",
             help=f"Refresh interval of --watch (default {DEFAULT_WATCH:g}).",
             show_default=False,
         ),
@@ -80,7 +80,10 @@ def status_command(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document instead of tables.")] = False,
     watch: Annotated[
         bool,
-        typer.Option("--watch", help="Refresh in place, with sparklines of rate and p95 (Ctrl-C stops)."),
+        typer.Option(
+            "--watch",
+            help="Refresh in place every SECONDS (default 2), with sparklines of rate and p95; Ctrl-C stops.",
+        ),
     ] = False,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Print nothing; only the exit code (for HEALTHCHECK).")
