@@ -34,6 +34,10 @@ class RemoteError(Exception):
     """A one-line reason why the server could not be asked; exit code 2."""
 
 
+class NotFound(RemoteError):
+    """The server answered 404: the endpoint is off or at another path."""
+
+
 @dataclass(frozen=True)
 class Target:
     """A server to ask, and the monitoring paths of its configuration."""
@@ -136,7 +140,7 @@ class Client:
                 f"unauthorized: {where} answered 401 ({why}; set ROBUTLER_MONITORING_TOKEN or pass --token)"
             )
         if response.status_code == 404:
-            raise RemoteError(f"{where} answered 404: is the endpoint enabled, and configured at this path?")
+            raise NotFound(f"{where} answered 404: is the endpoint enabled, and configured at this path?")
         return response
 
     def health(self) -> Health:
@@ -170,10 +174,14 @@ class Client:
             where = f"{self.target.url}{self.target.metrics_path}"
             raise RemoteError(f"{where} answered a page that is not Prometheus text: {exc}") from None
 
-    def scrape(self, with_health: bool = True) -> Scrape:
-        """Health and metrics, now."""
-        health = self.health() if with_health else None
-        return Scrape(health, self.samples(), time.monotonic())
+    def scrape(self) -> Scrape:
+        """Health and metrics, now; a server with metrics turned off gives health alone."""
+        health = self.health()
+        try:
+            samples = self.samples()
+        except NotFound:
+            samples = Samples([])  # metrics.enabled: false on the server
+        return Scrape(health, samples, time.monotonic())
 
 
 def _reason(exc: httpx.HTTPError) -> str:

@@ -202,3 +202,16 @@ def test_the_installed_command_quiet_is_a_health_check(demo: ServeProcess) -> No
     )
     assert down.returncode == 2 and "Traceback" not in down.stderr
     assert down.stderr.startswith("Error: cannot reach")
+
+
+@pytest.mark.slow
+def test_status_of_a_server_with_metrics_off_shows_its_health(tmp_path: Path) -> None:
+    env = {"ROBUTLER_MONITORING__METRICS__ENABLED": "false"}
+    with robutler_serve(tmp_path=tmp_path, env=env, timeout=90) as server:
+        code, out, err = invoke("monitor", "status", "--url", server.base_url, "--json", "--window", "0")
+        dump = invoke("monitor", "metrics", "dump", "--url", server.base_url)
+    assert (code, err) == (0, "")
+    doc = json.loads(out)
+    assert doc["server"]["status"] == "pass" and doc["server"]["workers"] is None
+    assert "agents" not in doc
+    assert dump[0] == 2 and "answered 404" in dump[2]
