@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.plugin.commands.support import invoke
 from tests.support.prometheus import PROMETHEUS, Prometheus, finite, run_prometheus
 from tests.support.servers import robutler_serve
 
@@ -120,6 +121,9 @@ def test_prometheus_reads_back_what_was_sent_and_every_dashboard_query_has_data(
             r["metric"]["status"]: float(r["value"][1]) for r in prom.query(runs) if r["value"][1] != "0"
         }
         assert by_status == {"success": sent["chat_200"], "error": sent["chat_500"]}
+
+        code, out, _ = invoke("monitor", "status", "--url", server.base_url, "--json", "--window", "0")
+        assert code == 0 and json.loads(out)["server"]["workers"] == workers
 
         empty: list[str] = []
         for title, expr in dashboard_queries():
