@@ -19,6 +19,7 @@ from rich.console import Console
 
 from .. import __version__
 from .errors import HostError
+from .headers import DEFAULT_MAX_HEADER_BYTES
 from .plugins import (
     DISABLE_ENV,
     TRACEBACK_ENV,
@@ -30,7 +31,6 @@ from .plugins import (
     plugin_names,
     traceback_text,
 )
-from .headers import DEFAULT_MAX_HEADER_BYTES
 from .settings import ServeSettings
 
 

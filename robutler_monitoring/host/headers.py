@@ -78,7 +78,8 @@ def _limit(config: Config) -> int:
 
 
 def _refuse(protocol: Any, size: int, limit: int) -> None:
-    client = "%s:%d - " % tuple(protocol.client) if getattr(protocol, "client", None) else ""
+    peer = getattr(protocol, "client", None)
+    client = f"{peer[0]}:{peer[1]} - " if peer else ""
     log.warning("%sRequest head over %d bytes (%d+ received): 431", client, limit, size)
     protocol.transport.write(_431)
     protocol.transport.close()

@@ -92,7 +92,7 @@ class HostPluginManager(pluggy.PluginManager):
         for caller in self.get_hookcallers(plugin) or ():
             for impl in caller.get_hookimpls():
                 if impl.plugin is plugin and not (impl.wrapper or impl.hookwrapper):
-                    impl.function = _guard(impl)
+                    impl.function = _guard(impl)  # type: ignore[misc]  # Final only in the stubs
         return registered
 
 

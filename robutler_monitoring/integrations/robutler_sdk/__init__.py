@@ -1,4 +1,4 @@
-"""The Robutler SDK (``robutler`` 0.2.0, extra ``robutler-monitoring[sdk]``): the only package that imports it.
+"""The Robutler SDK (``robutler`` 0.2.0, extra ``[sdk]``): the only package that imports it.
 
 ``serving`` turns SDK agents into the ASGI app ``robutler serve`` runs and imports
 no monitoring code, so serving with the monitoring plugin disabled stays free of

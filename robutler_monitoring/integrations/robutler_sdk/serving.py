@@ -37,7 +37,7 @@ def prepare_environment() -> None:
 
 
 def sdk_app(obj: Any) -> ASGIApp | None:
-    """The ASGI app serving ``obj``: a ``BaseAgent`` (or subclass), a list of them, or a ``RobutlerServer``."""
+    """The ASGI app serving ``obj``: a ``BaseAgent`` (any subclass), a list of them, a ``RobutlerServer``."""
     prepare_environment()
     from robutler.agents.core.base_agent import BaseAgent
     from robutler.server.core.app import RobutlerServer, create_server
