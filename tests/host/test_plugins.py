@@ -11,6 +11,8 @@ import pytest
 from tests.support.plugins import install_plugin
 from tests.support.servers import robutler_serve, run_robutler
 
+pytestmark = pytest.mark.slow  # every test here runs the robutler command
+
 TINY = """
 from typing import Annotated
 
