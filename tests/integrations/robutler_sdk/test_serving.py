@@ -51,9 +51,9 @@ from robutler_monitoring import performance_monitor
 class MonitoredAgent(BaseAgent):
     \"\"\"An agent of the user's own, as the product documentation writes one.\"\"\"
 
-    @performance_monitor("lookup")
-    async def lookup(self, query: str) -> str:
-        return query.upper()
+    @performance_monitor
+    async def my_agent_method(self, context: str) -> str:
+        return context.upper()
 
 
 agent = MonitoredAgent(name="monitored", instructions="Help.")
