@@ -74,10 +74,10 @@ def test_huge_headers_get_431_and_memory_stays_flat(tmp_path: Path, http: str) -
 
 
 @pytest.mark.slow
-def test_the_limit_comes_from_the_config_file(tmp_path: Path) -> None:
+def test_the_limit_comes_from_the_config_file_and_reaches_every_worker(tmp_path: Path) -> None:
     config = tmp_path / "robutler.yaml"
     config.write_text(textwrap.dedent("monitoring:\n  server:\n    max_header_bytes: 2048\n"))
-    with robutler_serve("--config", str(config), tmp_path=tmp_path) as server:
+    with robutler_serve("--config", str(config), "--workers", "2", tmp_path=tmp_path, timeout=60) as server:
         url = f"{server.base_url}/agents"
         small = httpx.get(url, headers={"x-small": "b" * 1024}, timeout=10)
         over = httpx.get(url, headers={"x-big": "b" * 3000}, timeout=10)
