@@ -26,6 +26,7 @@ from .plugins import (
     HostInfo,
     call_each,
     disabled_plugins,
+    enter_host_info,
     get_plugin_manager,
     host_info,
     plugin_names,
@@ -94,6 +95,7 @@ def _version(value: bool) -> None:
 
 
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit."),
@@ -108,6 +110,8 @@ def _root(
     ] = None,
 ) -> None:
     """Serve Robutler agents and ASGI apps, with the plugins installed here."""
+    if isinstance(ctx.obj, HostInfo):  # for plugins' commands: current_host_info()
+        ctx.call_on_close(enter_host_info(ctx.obj))
 
 
 def _serve_command(

@@ -279,14 +279,21 @@ def host_info(
     return HostInfo(disabled_plugins=tuple(sorted(disabled)), config_sections=tuple(sorted(sections)))
 
 
+_current_info: contextvars.ContextVar[HostInfo | None] = contextvars.ContextVar(
+    "robutler_host_info", default=None
+)
+
+
 def current_host_info() -> HostInfo:
     """The :class:`HostInfo` of the running ``robutler`` command (for a plugin's commands).
 
     Outside one (a plugin's Typer app invoked on its own, as in its tests) nothing is
     known: no plugin is disabled and no other plugin's section is known.
     """
-    import click
+    return _current_info.get() or HostInfo()
 
-    ctx = click.get_current_context(silent=True)
-    obj = ctx.find_root().obj if ctx is not None else None
-    return obj if isinstance(obj, HostInfo) else HostInfo()
+
+def enter_host_info(info: HostInfo) -> Callable[[], None]:
+    """Make ``info`` what :func:`current_host_info` returns; call the result to undo."""
+    token = _current_info.set(info)
+    return lambda: _current_info.reset(token)

@@ -10,9 +10,11 @@ from typing import Any
 
 import pluggy
 import pytest
+import typer
 
-from robutler_monitoring.host import HostError, ServeSettings, hookimpl
+from robutler_monitoring.host import HostError, HostInfo, ServeSettings, current_host_info, hookimpl
 from robutler_monitoring.host import hookspecs as hookspecs_module
+from robutler_monitoring.host.cli import build_cli
 from robutler_monitoring.host.plugins import (
     HostPluginManager,
     call_each,
@@ -167,3 +169,19 @@ def test_calling_pm_hook_directly_is_plain_pluggy() -> None:
     assert isinstance(pm, pluggy.PluginManager)
     with pytest.raises(RuntimeError, match="broken is broken"):
         pm.hook.robutler_startup_lines(settings=ServeSettings())
+
+
+def test_a_plugins_command_reads_what_the_host_worked_out_once(capsys: pytest.CaptureFixture[str]) -> None:
+    class Echo:
+        @hookimpl
+        def robutler_add_commands(self, cli: typer.Typer) -> None:
+            @cli.command("sections")
+            def sections() -> None:
+                info = current_host_info()
+                print(",".join(info.config_sections), "|", ",".join(info.disabled_plugins))
+
+    pm = _pm(Echo())
+    info = HostInfo(disabled_plugins=("payments",), config_sections=("monitoring", "payments"))
+    build_cli(pm, info).main(args=["sections"], prog_name="robutler", standalone_mode=False)
+    assert capsys.readouterr().out.strip() == "monitoring,payments | payments"
+    assert current_host_info() == HostInfo()  # nothing left behind after the command
