@@ -13,6 +13,7 @@ import pytest
 import typer
 
 from robutler_monitoring.host import HostError, HostInfo, ServeSettings, current_host_info, hookimpl
+from robutler_monitoring.host import cli as cli_module
 from robutler_monitoring.host import hookspecs as hookspecs_module
 from robutler_monitoring.host.cli import build_cli
 from robutler_monitoring.host.plugins import (
@@ -185,3 +186,24 @@ def test_a_plugins_command_reads_what_the_host_worked_out_once(capsys: pytest.Ca
     build_cli(pm, info).main(args=["sections"], prog_name="robutler", standalone_mode=False)
     assert capsys.readouterr().out.strip() == "monitoring,payments | payments"
     assert current_host_info() == HostInfo()  # nothing left behind after the command
+
+
+@pytest.mark.parametrize("traceback", [False, True])
+def test_a_failing_serve_hook_is_one_line_and_its_traceback_on_request(
+    traceback: bool, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    class Refuses:
+        @hookimpl
+        def robutler_serve_prepare(self, settings: ServeSettings) -> None:
+            raise KeyError("missing-setting")
+
+    monkeypatch.setattr(cli_module, "get_plugin_manager", lambda *args, **kwargs: _pm(Refuses()))
+    if traceback:
+        monkeypatch.setenv("ROBUTLER_TRACEBACK", "1")
+    else:
+        monkeypatch.delenv("ROBUTLER_TRACEBACK", raising=False)
+    assert cli_module.main(["serve", "--port", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "failed in robutler_serve_prepare: KeyError: 'missing-setting'" in err
+    assert ("Traceback (most recent call last)" in err) == traceback
+    assert (", in robutler_serve_prepare\n" in err) == traceback  # the frame of the plugin
