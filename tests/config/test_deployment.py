@@ -114,6 +114,7 @@ def entrypoint() -> list[str]:
     return argv
 
 
+@pytest.mark.slow  # runs `robutler serve --help`
 def test_dockerfile_runs_a_non_root_robutler_serve_with_draining() -> None:
     instructions = dockerfile()
     assert instructions[0][0] == "FROM" and re.fullmatch(r"python:3\.\d+-slim", instructions[0][1])
@@ -205,6 +206,7 @@ def test_prometheus_config_scrapes_the_compose_service() -> None:
     assert "9093:9093" in compose["alertmanager"]["ports"]
 
 
+@pytest.mark.slow  # runs promtool
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="needs promtool (Debian package 'prometheus')")
 def test_promtool_accepts_the_config_and_rules() -> None:
     config = subprocess.run(
@@ -236,6 +238,7 @@ def test_kubernetes_files_parse_and_list_each_other() -> None:
     assert listed == {p.name for p in KUBERNETES.glob("*.yaml") if p.name != "kustomization.yaml"}
 
 
+@pytest.mark.slow  # runs `robutler serve --help`
 def test_deployment_probes_and_draining_match_the_server() -> None:
     deployment = kubernetes()["Deployment"]
     pod = deployment["spec"]["template"]

@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from ...host import current_host_info
 from ..config.errors import ConfigError
 from ..config.loader import load_config, resolve_config_path
-from ..config.runtime import known_sections
 from ..config.schema import MonitoringConfig
 from .samples import Samples
 
@@ -64,7 +64,8 @@ def resolve_target(url: str | None, token: str | None, config_path: str | None) 
 def _load(config_path: str | None) -> MonitoringConfig:
     try:
         path = resolve_config_path(config_path, os.environ, Path.cwd())
-        return load_config(path, env=os.environ, known_sections=known_sections()).config
+        sections = current_host_info().config_sections  # worked out once by the host
+        return load_config(path, env=os.environ, known_sections=sections).config
     except ConfigError as err:
         raise RemoteError(err.report()) from None
 
