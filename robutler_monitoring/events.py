@@ -140,8 +140,10 @@ class Operation:
             parent = _current.get()
         self.name = name
         self.parent = parent
-        self.request_id = request_id if request_id is not None or parent is None else parent.request_id
-        self.agent = agent if agent is not None or parent is None else parent.agent
+        self.request_id: str | None = (
+            request_id if request_id is not None or parent is None else parent.request_id
+        )
+        self.agent: str | None = agent if agent is not None or parent is None else parent.agent
         self.start = time.perf_counter()  #: monotonic start, for durations
         self.start_ns = time.time_ns()  #: wall-clock start, for spans and records
         self.duration_s: float | None = None
@@ -149,7 +151,9 @@ class Operation:
         self.error: BaseException | None = None  #: only while end subscribers run
         self.error_type: str | None = None
         self.state: dict[Any, Any] = {}  #: per-subscriber scratch space (a span, ...)
-        self._bus = bus if bus is not None else _default_bus
+        if bus is None:  # inside an operation, publish where it publishes (a test's bus)
+            bus = parent._bus if parent is not None else _default_bus
+        self._bus: EventBus = bus
         self._token: Token[Operation | None] | None = None
 
     @property
@@ -191,6 +195,8 @@ class Operation:
         if token is not None:
             with contextlib.suppress(ValueError):  # ended in another context (a stream's consumer)
                 _current.reset(token)
+        if self.outcome == "error" and self.kind == "agent" and self.parent is not None:
+            _fail_response(self)
         handlers = self._bus._end.get(self.kind)
         if handlers:
             self.error = error
@@ -216,11 +222,13 @@ class HttpRequest(Operation):
     """An HTTP request, from its arrival to the end of its response (a whole stream).
 
     ``status`` is what was sent on the status line; ``outcome`` says how it really
-    ended (a stream that failed after a 200 is an ``error``).
+    ended: an agent run inside it that fails after the status line was sent (a streamed
+    answer) sets ``inner_error``, and the request ends as ``error``. (A failed tool or LLM
+    call the agent handled is not a failed request.)
     """
 
     kind: ClassVar[str] = "http"
-    __slots__ = ("client", "method", "path", "route", "status", "ttfb_s")
+    __slots__ = ("client", "inner_error", "method", "path", "route", "status", "ttfb_s")
 
     def __init__(self, method: str, path: str, *, request_id: str, **kwargs: Any) -> None:
         super().__init__(f"{method} {path}", request_id=request_id, **kwargs)
@@ -230,6 +238,21 @@ class HttpRequest(Operation):
         self.status = 0
         self.ttfb_s: float | None = None
         self.client: str | None = None
+        self.inner_error: str | None = None  #: error type of work that failed after the status line
+
+    def first_byte(self) -> None:
+        """Mark the first response body byte (once)."""
+        if self.ttfb_s is None:
+            self.ttfb_s = time.perf_counter() - self.start
+
+
+def _fail_response(op: Operation) -> None:
+    """The agent run ``op`` failed: if its request already sent its status line, that failed too."""
+    parent = op.parent
+    while parent is not None and not isinstance(parent, HttpRequest):
+        parent = parent.parent
+    if parent is not None and parent.status and parent.outcome is None and parent.inner_error is None:
+        parent.inner_error = op.error_type
 
 
 class AgentRun(Operation):

@@ -148,8 +148,8 @@ class Concern:
 #: Logging first (it must see everything else start), HTTP last (its wrapper is outermost).
 CONCERNS: list[str | type[Concern]] = [
     "robutler_monitoring.plugin.logging.concern:LoggingConcern",
-    "robutler_monitoring.plugin.metrics.concern:MetricsConcern",
     "robutler_monitoring.plugin.health.concern:HealthConcern",
+    "robutler_monitoring.plugin.metrics.concern:MetricsConcern",
     "robutler_monitoring.plugin.http.concern:HttpConcern",
 ]
 
