@@ -8,7 +8,7 @@ decided once, when the runtime is made.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import typer
@@ -16,11 +16,18 @@ import typer
 from ..host.hookspecs import hookimpl
 from ..host.settings import ServeSettings
 from ..host.types import ASGIApp
-from .concerns import concern_types
-from .logging.concern import serve_options
+from .concerns import Concern, concern_types
+from .options import serve_options
 from .runtime import Runtime
 
 SECTION = "monitoring"
+
+
+def _each(settings: ServeSettings) -> Iterator[tuple[Concern, Runtime]]:
+    """The enabled concerns of this process's runtime, in list order, each with the runtime."""
+    rt = Runtime.of(settings)
+    for concern in rt.concerns:
+        yield concern, rt
 
 
 @hookimpl
@@ -48,24 +55,21 @@ def robutler_serve_options() -> Callable[..., None]:
 @hookimpl
 def robutler_serve_prepare(settings: ServeSettings) -> None:
     """Validate the configuration before anything starts, then prepare each concern."""
-    rt = Runtime.of(settings)
-    for concern in rt.concerns:
+    for concern, rt in _each(settings):
         concern.serve_prepare(rt)
 
 
 @hookimpl
 def robutler_worker_prepare(settings: ServeSettings) -> None:
     """Prepare each concern in every serving process before TARGET is imported."""
-    rt = Runtime.of(settings)
-    for concern in rt.concerns:
+    for concern, rt in _each(settings):
         concern.worker_prepare(rt)
 
 
 @hookimpl
 def robutler_uvicorn_config(settings: ServeSettings, config: dict[str, Any]) -> None:
     """Let each concern adjust uvicorn's settings (logging routes uvicorn's logs)."""
-    rt = Runtime.of(settings)
-    for concern in rt.concerns:
+    for concern, rt in _each(settings):
         concern.uvicorn_config(rt, config)
 
 
@@ -96,25 +100,31 @@ def robutler_asgi_wrapper(app: ASGIApp, settings: ServeSettings) -> ASGIApp | No
 @hookimpl
 async def robutler_startup(settings: ServeSettings) -> None:
     """Start each concern's background work in this worker."""
-    rt = Runtime.of(settings)
-    for concern in rt.concerns:
+    for concern, rt in _each(settings):
         await concern.startup(rt)
 
 
 @hookimpl
 def robutler_draining(settings: ServeSettings) -> None:
     """The server drains: readiness fails."""
-    rt = Runtime.of(settings)
-    for concern in rt.concerns:
+    for concern, rt in _each(settings):
         concern.draining(rt)
 
 
 @hookimpl
 async def robutler_shutdown(settings: ServeSettings) -> None:
-    """Stop each concern (reverse order: logging flushes last), then drop the subscriptions."""
+    """Stop each concern (reverse order: logging flushes last), then drop the subscriptions.
+
+    One concern failing does not keep the others from stopping; the first failure is raised
+    after all ran, so that the host reports it.
+    """
     rt = Runtime.of(settings)
-    try:
-        for concern in reversed(rt.concerns):
+    failure: Exception | None = None
+    for concern in reversed(rt.concerns):
+        try:
             await concern.shutdown(rt)
-    finally:
-        rt.close()
+        except Exception as exc:
+            failure = failure or exc
+    rt.close()
+    if failure is not None:
+        raise failure

@@ -9,17 +9,11 @@ from typing import Any
 
 from ...host.errors import UsageError
 from ...host.settings import ServeSettings
+from ..options import FLAG_KEYS
 from .errors import ConfigError
 from .keys import ROOT
 from .loader import ResolvedConfig, load_config, resolve_config_path
 from .schema import MonitoringConfig
-
-#: ``robutler serve`` options of this plugin (``settings.plugin_options`` names) -> (key, flag).
-FLAG_KEYS: dict[str, tuple[str, str]] = {
-    "log_format": ("logging.format", "--log-format"),
-    "log_output": ("logging.output", "--log-output"),
-    "access_log": ("logging.access_log", "--access-log/--no-access-log"),
-}
 
 STATE_CONFIG = "monitoring.config"
 STATE_RESOLVED = "monitoring.resolved"

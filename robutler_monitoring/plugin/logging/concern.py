@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import enum
 import os
 import sys
-from typing import Annotated, Any
-
-import typer
+from typing import Any
 
 from ...host.types import ASGIApp
 from ..concerns import Concern
@@ -18,44 +15,6 @@ from .setup import configure_process, process_handle
 from .writelock import LOCK_ENV, create_lock_file
 
 _UVICORN_LEVELS = {"SUCCESS": "info"}
-
-
-class LogFormat(enum.StrEnum):
-    """Values of ``--log-format``."""
-
-    json = "json"
-    console = "console"
-
-
-_PANEL = "Monitoring"
-
-
-def serve_options(
-    log_format: Annotated[
-        LogFormat | None,
-        typer.Option(
-            help="Log line format: JSON lines or readable text (default: from config, else json).",
-            rich_help_panel=_PANEL,
-        ),
-    ] = None,
-    log_output: Annotated[
-        str | None,
-        typer.Option(
-            help="Where logs go: stdout, stderr or a file path (default: from config, else stdout).",
-            rich_help_panel=_PANEL,
-        ),
-    ] = None,
-    access_log: Annotated[
-        bool | None,
-        typer.Option(
-            "--access-log/--no-access-log",
-            help="Write one access record per request (default: from config, else on).",
-            rich_help_panel=_PANEL,
-            show_default=False,
-        ),
-    ] = None,
-) -> None:
-    """Options that `robutler serve` gains from this plugin (flags > env > file > defaults)."""
 
 
 class LoggingConcern(Concern):
