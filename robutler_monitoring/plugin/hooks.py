@@ -21,6 +21,7 @@ from .options import serve_options
 from .runtime import Runtime
 
 SECTION = "monitoring"
+_COMMANDS_ADDED: set[type[Concern]] = set()
 
 
 def _each(settings: ServeSettings) -> Iterator[tuple[Concern, Runtime]]:
@@ -35,8 +36,10 @@ def robutler_add_commands(cli: typer.Typer) -> None:
     """Add `robutler monitor` with every concern's commands."""
     from .commands import monitor_app
 
-    for concern in concern_types():
-        concern().commands(monitor_app)
+    for kind in concern_types():
+        if kind not in _COMMANDS_ADDED:  # monitor_app lives as long as the process: add once
+            _COMMANDS_ADDED.add(kind)
+            kind().commands(monitor_app)
     cli.add_typer(monitor_app, name="monitor")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import time
@@ -11,10 +12,14 @@ from typing import Any
 
 import httpx
 import pytest
+import typer
+from typer.testing import CliRunner
 
+from robutler_monitoring.api.health import HealthCheck
 from robutler_monitoring.events import EventBus
 from robutler_monitoring.host.settings import ServeSettings
-from robutler_monitoring.plugin import concerns
+from robutler_monitoring.host.types import Receive, Scope, Send
+from robutler_monitoring.plugin import commands, concerns, hooks
 from robutler_monitoring.plugin.config.schema import MonitoringConfig
 from robutler_monitoring.plugin.runtime import Runtime
 from tests.plugin.recording_concern import PATH, RecordingConcern
@@ -25,7 +30,9 @@ ROOT = Path(__file__).resolve().parents[2]
 # `robutler serve` with the test concern added by one entry in the list, nothing else changed.
 LAUNCHER = """
 import sys
-from robutler_monitoring.plugin import concerns
+from robutler_monitoring.api.health import HealthCheck
+from robutler_monitoring.host.types import Receive, Scope, Send
+from robutler_monitoring.plugin import commands, concerns, hooks
 concerns.CONCERNS.append("tests.plugin.recording_concern:RecordingConcern")
 from robutler_monitoring.host.cli import main
 sys.argv[0] = "robutler"
@@ -150,3 +157,56 @@ def test_the_plugin_hooks_know_no_concern_by_name() -> None:
     source = (ROOT / "robutler_monitoring" / "plugin" / "hooks.py").read_text()
     assert "cfg.enabled" not in source and ".enabled(" not in source
     assert all(isinstance(entry, str) for entry in concerns.CONCERNS)
+
+
+class _Extras(RecordingConcern):
+    """A concern with a command, a health component and an endpoint, as alerts will have."""
+
+    name = "extras"
+
+    def commands(self, monitor: typer.Typer) -> None:
+        @monitor.command("hello")
+        def hello() -> None:
+            """Say hello."""
+            typer.echo("hello from a concern")
+
+    def health_checks(self, rt: Runtime) -> list[HealthCheck]:
+        return [HealthCheck("extras:channel", lambda: {"status": "warn", "output": "slow"})]
+
+
+def test_a_concern_adds_a_command_a_health_component_and_a_protected_endpoint(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(concerns, "CONCERNS", [_Extras, *concerns.CONCERNS])
+    monkeypatch.setattr(commands, "monitor_app", typer.Typer(no_args_is_help=True))
+    monkeypatch.setattr(hooks, "_COMMANDS_ADDED", set())
+    monkeypatch.setenv("ROBUTLER_MONITORING__AUTH_TOKEN", "t0ken-for-tests")
+    cli = typer.Typer()
+    hooks.robutler_add_commands(cli)
+    result = CliRunner().invoke(cli, ["monitor", "hello"])
+    assert (result.exit_code, result.output) == (0, "hello from a concern\n")
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    settings = ServeSettings()
+    wrapped = hooks.robutler_asgi_wrapper(app, settings)
+    assert wrapped is not None
+    rt = Runtime.of(settings)
+    try:
+
+        async def calls() -> tuple[int, int, dict[str, Any]]:
+            transport = httpx.ASGITransport(app=wrapped)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                bare = await client.get(PATH)
+                auth = {"Authorization": "Bearer t0ken-for-tests"}
+                ok = await client.get(PATH, headers=auth)
+                detail = await client.get("/health/detailed", headers=auth)
+            return bare.status_code, ok.status_code, detail.json()
+
+        bare, ok, detail = asyncio.run(calls())
+    finally:
+        rt.close()
+    assert (bare, ok) == (401, 200)  # a concern's endpoint is behind the bearer token
+    assert detail["checks"]["extras:channel"][0]["status"] == "warn"
