@@ -116,7 +116,7 @@ def _record() -> HttpRequest:
     """A finished request, as the access log receives it from the bus."""
     op = HttpRequest("POST", "/assistant/chat/completions", request_id="0123456789abcdef0123456789abcdef",
                      bus=EventBus())  # fmt: skip
-    op.route, op.status, op.client = "/{agent}/chat/completions", 200, "127.0.0.1:51234"
+    op.route, op.status, op.peer = "/{agent}/chat/completions", 200, ("127.0.0.1", 51234)
     op.begin()
     op.ttfb_s = 0.004
     op.end()

@@ -38,6 +38,8 @@ import time
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
+from time import perf_counter as _perf_counter
+from time import time_ns as _time_ns
 from types import TracebackType
 from typing import Any, ClassVar, Final, Literal, TypeVar
 
@@ -144,8 +146,8 @@ class Operation:
             request_id if request_id is not None or parent is None else parent.request_id
         )
         self.agent: str | None = agent if agent is not None or parent is None else parent.agent
-        self.start = time.perf_counter()  #: monotonic start, for durations
-        self.start_ns = time.time_ns()  #: wall-clock start, for spans and records
+        self.start = _perf_counter()  #: monotonic start, for durations
+        self.start_ns = _time_ns()  #: wall-clock start, for spans and records
         self.duration_s: float | None = None
         self.outcome: Outcome | None = None  #: set once, by :meth:`end`
         self.error: BaseException | None = None  #: only while end subscribers run
@@ -165,7 +167,11 @@ class Operation:
         self._token = _current.set(self)
         handlers = self._bus._start.get(self.kind)
         if handlers:
-            self._bus._dispatch(handlers, self)
+            for handler in handlers:  # inlined _dispatch: this runs for every request
+                try:
+                    handler(self)
+                except Exception as exc:
+                    self._bus._failed(exc, self.kind)
         return self
 
     def end(
@@ -183,27 +189,34 @@ class Operation:
         """
         if self.outcome is not None:
             return
-        self.duration_s = time.perf_counter() - self.start
-        self.outcome = outcome if outcome is not None else outcome_of(error)
+        self.duration_s = _perf_counter() - self.start
+        if outcome is None:
+            outcome = "success" if error is None else outcome_of(error)
+        self.outcome = outcome
         if error is not None:
             self.error_type = type(error).__name__
         if error_type is not None:
             self.error_type = error_type
-        elif self.outcome == "error" and self.error_type is None:
+        elif outcome == "error" and self.error_type is None:
             self.error_type = "Error"
-        token, self._token = self._token, None
+        token = self._token
         if token is not None:
-            with contextlib.suppress(ValueError):  # ended in another context (a stream's consumer)
+            self._token = None
+            try:  # noqa: SIM105 (suppress() would cost a context manager per operation)
                 _current.reset(token)
-        if self.outcome == "error" and self.kind == "agent" and self.parent is not None:
+            except ValueError:  # ended in another context (a stream's consumer)
+                pass
+        if outcome == "error" and self.kind == "agent" and self.parent is not None:
             _fail_response(self)
         handlers = self._bus._end.get(self.kind)
         if handlers:
             self.error = error
-            try:
-                self._bus._dispatch(handlers, self)
-            finally:
-                self.error = None
+            for handler in handlers:
+                try:
+                    handler(self)
+                except Exception as exc:  # a broken concern must never break the work
+                    self._bus._failed(exc, self.kind)
+            self.error = None
 
     def __enter__(self: Op) -> Op:
         return self.begin()
@@ -228,17 +241,32 @@ class HttpRequest(Operation):
     """
 
     kind: ClassVar[str] = "http"
-    __slots__ = ("client", "inner_error", "method", "path", "route", "status", "ttfb_s")
+    __slots__ = ("inner_error", "method", "path", "peer", "route", "status", "ttfb_s")
 
-    def __init__(self, method: str, path: str, *, request_id: str, **kwargs: Any) -> None:
-        super().__init__(f"{method} {path}", request_id=request_id, **kwargs)
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        *,
+        request_id: str,
+        bus: EventBus | None = None,
+        parent: Operation | None = None,
+    ) -> None:
+        # Explicit arguments, no **kwargs: this runs for every request.
+        Operation.__init__(self, f"{method} {path}", bus=bus, parent=parent, request_id=request_id)
         self.method = method
         self.path = path
-        self.route: str | None = None  #: the route template, set at the end
+        self.route: str | None = None  #: the route template (the wrapper's best guess until the end)
         self.status = 0
         self.ttfb_s: float | None = None
-        self.client: str | None = None
+        self.peer: Any = None  #: the ASGI scope's ``client`` (host, port), when known
         self.inner_error: str | None = None  #: error type of work that failed after the status line
+
+    @property
+    def client(self) -> str | None:
+        """``host:port`` of the peer, when known."""
+        peer = self.peer
+        return f"{peer[0]}:{peer[1]}" if peer else None
 
     def first_byte(self) -> None:
         """Mark the first response body byte (once)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Any
+from time import perf_counter
 
 from ...events import EventBus, HttpRequest, Outcome, default_bus
 from ...host.types import ASGIApp, Message, Receive, Scope, Send
@@ -62,9 +62,7 @@ class MonitoringMiddleware:
 
         method = scope["method"]
         op = HttpRequest(method, scope["path"], request_id=request_id, bus=self._bus)
-        client: Any = scope.get("client")
-        if client:
-            op.client = f"{client[0]}:{client[1]}"
+        op.peer = scope.get("client")
         app = self.app
         root_path = scope.get("root_path", "")
         endpoint = self._endpoints.get(route_path(scope)) if self._endpoints else None
@@ -106,7 +104,7 @@ class MonitoringMiddleware:
             mtype = message["type"]
             if mtype == "http.response.body":
                 if op.ttfb_s is None:
-                    op.first_byte()
+                    op.ttfb_s = perf_counter() - op.start
                 if not message.get("more_body", False) and not complete:
                     await send(message)
                     # Record now, not when the app returns: Starlette tears down its stream
