@@ -14,9 +14,12 @@ do nothing. Adding a concern touches its own package and one line of :data:`CONC
         def enabled(self, cfg):
             return cfg.alerts.enabled
 
+        def __init__(self):  # one instance per process and `robutler serve` run
+            self._ended = collections.deque(maxlen=10_000)
+
         def subscribe(self, rt):
             # runs in the request path: bump a number or append to a bounded deque
-            rt.subscribe("http", on_end=self._requests.append)
+            rt.subscribe("http", on_end=self._ended.append)
 
         def endpoints(self, rt):
             return [Endpoint("/alerts", self._alerts_app)]  # bearer token like /metrics
@@ -24,8 +27,8 @@ do nothing. Adding a concern touches its own package and one line of :data:`CONC
         async def startup(self, rt):
             self._task = asyncio.create_task(self._evaluate_forever())
 
-    # robutler_monitoring/plugin/concerns.py
-    CONCERNS = (..., "robutler_monitoring.plugin.alerts.concern:AlertsConcern", ...)
+    # robutler_monitoring/plugin/concerns.py: one line, before the HTTP concern
+    CONCERNS = [..., "robutler_monitoring.plugin.alerts.concern:AlertsConcern", HTTP]
 
 The order of the calls, per process:
 
@@ -38,12 +41,14 @@ every serving process (the serve process itself with one worker)
     ``draining``; at the end ``shutdown`` (reverse list order), then the runtime
     unsubscribes everything subscribed through ``rt.subscribe``.
 ``robutler monitor ...`` (no server, no config)
-    ``commands`` on a fresh instance of every concern in the list, enabled or not.
+    ``commands`` on a fresh instance of every concern in the list, enabled or not, once
+    per process (``monitor`` is the ``robutler monitor`` Typer group).
 
 Each concern instance lives in one runtime (one process, one ``robutler serve`` run),
 so it keeps its per-process state as plain typed attributes; another concern finds it
-with ``rt.concern(MetricsConcern)``. A concern that raises in a hook is isolated by the
-host like any plugin hook (the failure names the plugin and hook).
+with ``rt.concern(MetricsConcern)``. A concern that raises stops that hook for the
+concerns after it and the host reports the failure (naming the plugin and the hook);
+``shutdown`` runs every concern and raises the first failure afterwards.
 """
 
 from __future__ import annotations
