@@ -61,9 +61,9 @@ from typing import TYPE_CHECKING, ClassVar
 if TYPE_CHECKING:
     import typer
 
+    from ..api.health import HealthCheck
     from ..host.types import ASGIApp
     from .config.schema import MonitoringConfig
-    from .health.checks import HealthCheck
     from .runtime import Runtime
 
 __all__ = ["CONCERNS", "Concern", "Endpoint", "concern_types"]

@@ -71,8 +71,10 @@ def robutler_worker_prepare(settings: ServeSettings) -> None:
 
 @hookimpl
 def robutler_uvicorn_config(settings: ServeSettings, config: dict[str, Any]) -> None:
-    """Let each concern adjust uvicorn's settings (logging routes uvicorn's logs)."""
-    for concern, rt in _each(settings):
+    """Apply the request head limit; let each concern adjust uvicorn's settings (logging)."""
+    rt = Runtime.of(settings)
+    config["h11_max_incomplete_event_size"] = rt.cfg.server.max_header_bytes  # see host/headers.py
+    for concern in rt.concerns:
         concern.uvicorn_config(rt, config)
 
 

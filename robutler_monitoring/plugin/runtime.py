@@ -12,19 +12,20 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from ..events import EventBus, HealthHandler, Operation, default_bus
+from ..host.settings import ServeSettings, Slot
 from .concerns import Concern, Endpoint, concern_types
 from .config.runtime import get_config
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
-    from ..host.settings import ServeSettings
+    from ..api.health import HealthCheck
     from .config.schema import MonitoringConfig
-    from .health.checks import HealthCheck
 
 C = TypeVar("C", bound=Concern)
 
-_STATE_KEY = "monitoring.runtime"  # the one key this plugin keeps in the host's settings.state
+#: this plugin's runtime, kept on the settings of the run (the host's typed slots)
+_RUNTIME: Slot[Runtime] = Slot("monitoring.runtime")
 
 
 class Runtime:
@@ -65,11 +66,10 @@ class Runtime:
     @classmethod
     def of(cls, settings: ServeSettings) -> Runtime:
         """The runtime of this process for ``settings`` (made on first use; bad config: UsageError)."""
-        found = settings.state.get(_STATE_KEY)
-        if isinstance(found, Runtime):
+        found = _RUNTIME.get(settings)
+        if found is not None:
             return found
-        runtime = settings.state[_STATE_KEY] = cls(settings, get_config(settings))
-        return runtime
+        return _RUNTIME.set(settings, cls(settings, get_config(settings)))
 
     @property
     def registry(self) -> CollectorRegistry:
