@@ -100,7 +100,7 @@ def load_config(
     try:
         config = MonitoringConfig.model_validate(layers.data)
     except ValidationError as exc:
-        layers.problems.extend(problems_from(exc, layers.locate, layers.failed))
+        layers.problems.extend(problems_from(exc, layers.locate, layers.failed, layers.concealed))
         config = None
     if layers.problems or config is None:
         raise ConfigError(sorted(layers.problems, key=_order))
