@@ -75,8 +75,16 @@ def problems_from(
     """
     problems: list[Problem] = []
     seen: set[KeyPath] = set()
+    parents: dict[tuple[str | int, ...], KeyPath] = {}  # 100,000 unknown keys share a few parents
     for err in exc.errors(include_url=False):
-        path = clean_loc(err["loc"])
+        loc = err["loc"]
+        if err["type"] == "extra_forbidden":  # the last part is the key as written
+            parent = parents.get(loc[:-1])
+            if parent is None:
+                parent = parents[loc[:-1]] = clean_loc(loc[:-1])
+            path = (*parent, loc[-1])
+        else:
+            path = clean_loc(loc)
         if path in seen or _under(path, skip or {}):
             continue
         seen.add(path)

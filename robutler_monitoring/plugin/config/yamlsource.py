@@ -302,7 +302,7 @@ class _Builder:
     def _scalar(self, node: yaml.Node, path: KeyPath, where: str) -> Any:
         self._doc.given[path] = where
         try:
-            value = self._loader.construct_object(node, deep=True)
+            value = self._construct(node)
         except ValueError as exc:  # e.g. an integer of more than 4300 digits
             self._doc.failed.append(path)
             self._problem(where, path, _unreadable(node, exc))
@@ -318,6 +318,13 @@ class _Builder:
                 self._doc.from_env[path] = value  # never echo what the environment filled in
             return filled
         return value
+
+    def _construct(self, node: yaml.Node) -> Any:
+        # one scalar at a time; PyYAML's cache of constructed nodes would keep them all alive
+        try:
+            return self._loader.construct_object(node, deep=True)
+        finally:
+            self._loader.constructed_objects.pop(node, None)
 
     def _sequence(self, node: yaml.SequenceNode, path: KeyPath, where: str) -> list[Any]:
         if not any(isinstance(item, yaml.MappingNode) for item in node.value):
@@ -390,7 +397,7 @@ class _Builder:
             self._standard_tag(key_node, path, where)
             return None
         try:
-            return str(self._loader.construct_object(key_node))
+            return str(self._construct(key_node))
         except ValueError as exc:
             self._problem(where, path, "bad key: " + _unreadable(key_node, exc))
             return None
