@@ -139,3 +139,23 @@ def test_a_bad_webhook_url_error_names_the_host_but_not_the_path(tmp_path: Path)
     message = str(caught.value)
     assert "monitoring.alerts.webhooks.0.url = 'hooks.slack.com/***'" in message
     assert "Sec" not in message
+
+
+@pytest.mark.parametrize("fmt", ["table", "yaml", "json"])
+def test_values_from_env_references_show_the_reference(tmp_path: Path, fmt: str) -> None:
+    path = tmp_path / "robutler.yaml"
+    path.write_text(
+        "monitoring:\n  tracing:\n    service_name: ${SMTP_PASSWORD}\n"
+        '  alerts:\n    email:\n      smtp_port: "${PORT:-25}"\n',
+        encoding="utf-8",
+    )
+    resolved = load_config(path, env={"SMTP_PASSWORD": "pw-in-wrong-key", "PORT": "2525"})
+    assert resolved.config.tracing.service_name == "pw-in-wrong-key"
+    output = {"table": _table_text, "yaml": render_yaml, "json": render_json}[fmt](resolved)
+    assert "pw-in-wrong-key" not in output and "2525" not in output
+    assert "${SMTP_PASSWORD}" in output and "${PORT:-25}" in output
+    if fmt == "yaml":  # still a config file that reads the same variables
+        reread = tmp_path / "reread.yaml"
+        reread.write_text(output, encoding="utf-8")
+        again = load_config(reread, env={"SMTP_PASSWORD": "pw-in-wrong-key", "PORT": "2525"}).config
+        assert again.tracing.service_name == "pw-in-wrong-key" and again.alerts.email.smtp_port == 2525
