@@ -31,16 +31,17 @@ def masked_data(resolved: ResolvedConfig) -> dict[str, Any]:
 def _replace(node: Any, path: KeyPath, value: str) -> None:
     *parents, last = path
     for part in parents:
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-            node = node[part]
-        else:
+        if not _has(node, part):
             return  # not in the resolved config (a value the schema dropped)
-    if (isinstance(node, dict) and last in node) or (
-        isinstance(node, list) and isinstance(last, int) and last < len(node)
-    ):
+        node = node[part]
+    if _has(node, last):
         node[last] = value
+
+
+def _has(node: Any, part: str | int) -> bool:
+    if isinstance(node, dict):
+        return part in node
+    return isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
 
 
 def rows(resolved: ResolvedConfig) -> list[tuple[str, str, str]]:
