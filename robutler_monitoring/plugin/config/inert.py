@@ -22,7 +22,10 @@ _log = logging.getLogger("robutler.monitoring")
 
 
 def inert_warnings(resolved: ResolvedConfig) -> list[str]:
-    """One line per section in :data:`NOT_YET` that the file, environment or flags set."""
+    """One line per section in :data:`NOT_YET` that the file, environment or flags set.
+
+    A section switched off (``enabled: false``) is as good as its future self: no line.
+    """
     first_source: dict[str, str] = {}
     for key, source in resolved.sources.items():
         section = key.split(".", 1)[0]
@@ -31,7 +34,7 @@ def inert_warnings(resolved: ResolvedConfig) -> list[str]:
     return [
         f"monitoring.{section} is set ({first_source[section]}) but has no effect: {why}"
         for section, why in NOT_YET.items()
-        if section in first_source
+        if section in first_source and getattr(getattr(resolved.config, section), "enabled", True)
     ]
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from robutler_monitoring.plugin.config import ConfigError, load_config
 from robutler_monitoring.plugin.config.errors import MAX_SHOWN
-from robutler_monitoring.plugin.config.yamlsource import MAX_EXPANDED, parse_yaml
+from robutler_monitoring.plugin.config.yamlsource import MAX_ALIASES, MAX_EXPANDED, parse_yaml
 
 # nine levels of nine aliases: 387,420,489 strings once expanded, from 500 bytes
 _LEVELS = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'] + [
@@ -158,3 +158,26 @@ def test_parse_yaml_reports_where_an_env_value_went_wrong() -> None:
     doc = parse_yaml("[1, 2", "env X", {}, with_lines=False)
     [problem] = doc.problems
     assert problem.source == "env X" and "column" in problem.message
+
+
+def test_too_many_aliases_are_refused(tmp_path: Path) -> None:
+    text = "monitoring:\n  x: &x 1\n  extra: [" + ", ".join(["*x"] * (MAX_ALIASES + 1)) + "]\n"
+    [problem] = _problems(_write(tmp_path, text))
+    assert f"more than {MAX_ALIASES} aliases" in problem and problem.startswith(
+        f"{tmp_path / 'robutler.yaml'}:3:"
+    )
+
+
+def test_a_merge_key_needs_mappings(tmp_path: Path) -> None:
+    text = "monitoring:\n  metrics:\n    <<: [1, 2]\n    endpoint: /prom\n"
+    [problem] = _problems(_write(tmp_path, text))
+    assert problem == (
+        f"{tmp_path / 'robutler.yaml'}:3: monitoring.metrics: "
+        "'<<' must be followed by a mapping or a list of mappings"
+    )
+
+
+def test_a_mapping_that_merges_itself_is_reported(tmp_path: Path) -> None:
+    text = "monitoring:\n  metrics: &m\n    <<: *m\n    endpoint: /prom\n"
+    problems = _problems(_write(tmp_path, text))
+    assert any("refers to itself" in p for p in problems)

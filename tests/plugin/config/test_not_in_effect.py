@@ -44,6 +44,8 @@ def test_sections_set_but_not_in_effect_are_named_once_each(tmp_path: Path) -> N
     assert [line.split(" ", 1)[0] for line in lines] == [f"monitoring.{name}" for name in NOT_YET]
     assert f"monitoring.alerts is set ({path}:3) but has no effect" in lines[0]
     assert inert_warnings(load_config(None, env={})) == []  # defaults alone: nothing to say
+    off = {"ROBUTLER_MONITORING__ALERTS__ENABLED": "false", "ROBUTLER_MONITORING__TRACING__SERVICE_NAME": "x"}
+    assert inert_warnings(load_config(None, env=off)) == []  # switched off: nothing expected of it
     only_tracing = inert_warnings(load_config(None, env={"ROBUTLER_MONITORING__TRACING__ENABLED": "true"}))
     assert only_tracing == [
         "monitoring.tracing is set (env ROBUTLER_MONITORING__TRACING__ENABLED) but has no effect: "
@@ -53,7 +55,8 @@ def test_sections_set_but_not_in_effect_are_named_once_each(tmp_path: Path) -> N
 
 @pytest.mark.slow
 def test_scrapes_of_a_moved_endpoint_stay_out_of_the_access_log(tmp_path: Path) -> None:
-    env = {"ROBUTLER_MONITORING__METRICS__ENDPOINT": "/prom", "ROBUTLER_MONITORING__ALERTS__ENABLED": "false"}
+    hooks = '[{"url": "https://hooks.example.com/x"}]'
+    env = {"ROBUTLER_MONITORING__METRICS__ENDPOINT": "/prom", "ROBUTLER_MONITORING__ALERTS__WEBHOOKS": hooks}
     with robutler_serve(tmp_path=tmp_path, env=env) as server:
         for _ in range(3):
             assert httpx.get(server.base_url + "/prom", timeout=10).status_code == 200
@@ -64,6 +67,6 @@ def test_scrapes_of_a_moved_endpoint_stay_out_of_the_access_log(tmp_path: Path) 
     assert access == ["/agents"]
     warnings = [e["message"] for e in entries if e["level"] == "WARNING" and "no effect" in e["message"]]
     assert warnings == [
-        "monitoring.alerts is set (env ROBUTLER_MONITORING__ALERTS__ENABLED) but has no effect: "
+        "monitoring.alerts is set (env ROBUTLER_MONITORING__ALERTS__WEBHOOKS) but has no effect: "
         + NOT_YET["alerts"]
     ]
