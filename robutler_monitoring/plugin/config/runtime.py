@@ -39,8 +39,8 @@ def get_config(settings: ServeSettings) -> MonitoringConfig:
 def get_resolved(settings: ServeSettings) -> ResolvedConfig:
     """The resolved configuration of this run, with the source of every value."""
     get_config(settings)
-    resolved = settings.state[STATE_RESOLVED]
-    assert isinstance(resolved, ResolvedConfig)
+    resolved = RESOLVED.get(settings)
+    assert resolved is not None  # get_config kept it or raised
     return resolved
 
 
