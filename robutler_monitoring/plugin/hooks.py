@@ -17,6 +17,8 @@ from ..host.hookspecs import hookimpl
 from ..host.settings import ServeSettings
 from ..host.types import ASGIApp
 from .concerns import Concern, concern_types
+from .config.inert import warn_inert
+from .config.runtime import get_resolved
 from .options import serve_options
 from .runtime import Runtime
 
@@ -58,8 +60,11 @@ def robutler_serve_options() -> Callable[..., None]:
 @hookimpl
 def robutler_serve_prepare(settings: ServeSettings) -> None:
     """Validate the configuration before anything starts, then prepare each concern."""
-    for concern, rt in _each(settings):
+    rt = Runtime.of(settings)
+    for concern in rt.concerns:
         concern.serve_prepare(rt)
+    if rt.concerns:  # logging is set up: say which settings are not in effect yet
+        warn_inert(get_resolved(settings))  # `alerts:` / `tracing:` until their concerns land
 
 
 @hookimpl
