@@ -19,10 +19,10 @@ from rich.console import Console
 from rich.table import Table
 
 from ..metrics.caches import CacheMetrics
-from ..metrics.decorators import AgentMetrics
 from ..metrics.errors import ErrorMetrics
 from ..metrics.exposition import render
 from ..metrics.http import HttpMetrics
+from ..metrics.operations import OperationMetrics
 from ..metrics.registry import instruments_for
 from ..metrics.runtime import RuntimeMetrics, add_process_collectors
 from .remote import OPENMETRICS_ACCEPT, PROMETHEUS_ACCEPT, USAGE_EXIT, Client, RemoteError, resolve_target
@@ -34,7 +34,7 @@ metrics_app = typer.Typer(
 )
 
 #: The instrument sets this package registers in a server's registry (for ``--local``).
-INSTRUMENTS = (HttpMetrics, AgentMetrics, ErrorMetrics, RuntimeMetrics, CacheMetrics)
+INSTRUMENTS = (HttpMetrics, OperationMetrics, ErrorMetrics, RuntimeMetrics, CacheMetrics)
 
 
 class DumpFormat(StrEnum):

@@ -94,11 +94,11 @@ SectionBuilder = Callable[[Window], Section | None]
 
 
 def is_error(labels: Labels) -> bool:
-    """A request, run or call that failed: a 5xx status, or the ``error`` status/outcome."""
+    """A request, run or call that failed: the ``error`` outcome (else a 5xx status)."""
+    if "outcome" in labels:
+        return labels["outcome"] == "error"
     status = labels.get("status", "")
-    if status.isdigit():
-        return int(status) >= 500
-    return status == "error" or labels.get("outcome") == "error"
+    return int(status) >= 500 if status.isdigit() else status == "error"
 
 
 def server_section(window: Window) -> Section:

@@ -15,13 +15,14 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from ...events import OUTCOMES
-from .decorators import AgentMetrics
+from ..http.middleware import CLIENT_CLOSED, SERVER_CANCELLED
+from ..http.routes import _flatten, find_routes
 from .http_local import http_metrics
+from .operations import OperationMetrics
 from .registry import instruments_for
-from .routes import _flatten, find_routes
 
 #: The status code each request outcome starts at (a 4xx or other code gets its series on first use).
-OUTCOME_STATUS = {"success": 200, "error": 500, "client_closed": 499, "cancelled": 499}
+OUTCOME_STATUS = {"success": 200, "error": 500, "client_closed": CLIENT_CLOSED, "cancelled": SERVER_CANCELLED}
 
 
 @dataclass(frozen=True)
@@ -45,10 +46,10 @@ def discover(app: Any) -> KnownLabels:
 def preinitialise(registry: CollectorRegistry, known: KnownLabels) -> None:
     """Create the zero-valued children of ``known`` in the package's metrics of ``registry``."""
     http = instruments_for(registry, http_metrics)  # the factory the middleware uses
-    statuses = sorted({OUTCOME_STATUS[outcome] for outcome in OUTCOMES})
+    series = [(OUTCOME_STATUS[outcome], outcome) for outcome in OUTCOMES]
     for method, route in known.routes:
-        http.declare(method, route, statuses)
-    operations = instruments_for(registry, AgentMetrics)
+        http.declare(method, route, series)
+    operations = instruments_for(registry, OperationMetrics)
     for agent in known.agents:
         operations.agent_duration.labels(agent)
         for outcome in OUTCOMES:

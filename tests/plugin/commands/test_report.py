@@ -95,3 +95,15 @@ def test_readable_units() -> None:
     assert duration(3725) == "1h 02m 05s"
     assert sparkline([0, 1, 2, 3]) == "▁▃▆█"
     assert sparkline([]) == "" and sparkline([2, 2]) == "▁▁"
+
+
+def test_errors_follow_the_outcome_label_when_there_is_one() -> None:
+    page = (
+        'robutler_http_requests_total{route="/c",status="200",outcome="success"} 6\n'
+        'robutler_http_requests_total{route="/c",status="200",outcome="error"} 1\n'  # a stream that failed
+        'robutler_http_requests_total{route="/c",status="503",outcome="cancelled"} 1\n'
+    )
+    scrape = Scrape(Health(200, {"status": "pass"}), Samples.parse(page), 1.0)
+    [server, *_] = report.build(report.Window(scrape, None, MONITORING))
+    assert isinstance(server.data, dict)
+    assert server.data["error_rate_ratio"] == pytest.approx(1 / 8)

@@ -10,16 +10,22 @@ from robutler_monitoring.demo.app import create_demo_app
 from robutler_monitoring.events import OUTCOMES
 from robutler_monitoring.plugin.commands.samples import Samples
 from robutler_monitoring.plugin.metrics.known import KnownLabels, discover, preinitialise
-from robutler_monitoring.plugin.middleware import MonitoringMiddleware
 
 
 async def _ok(request: object) -> None:  # never called
     return None
 
 
+class _Wrapper:
+    """A middleware as the served app is wrapped in (``.app`` is the next one in)."""
+
+    def __init__(self, app: object) -> None:
+        self.app = app
+
+
 def test_discover_finds_the_demo_routes_agents_and_tools_through_wrappers() -> None:
     app = create_demo_app()
-    known = discover(MonitoringMiddleware(app, registry=CollectorRegistry()))
+    known = discover(_Wrapper(_Wrapper(app)))
     assert set(known.routes) == {
         ("GET", "/"), ("GET", "/agents"), ("GET", "/{agent}"), ("POST", "/{agent}/chat/completions"),
     }  # fmt: skip
@@ -52,7 +58,9 @@ def test_preinitialise_creates_zero_valued_series() -> None:
     preinitialise(registry, known)
     samples = Samples.collect(registry)
     chat = samples.select("robutler_http_requests_total")
-    assert {s.labels["status"] for s in chat} == {"200", "499", "500"}
+    assert {(s.labels["status"], s.labels["outcome"]) for s in chat} == {
+        ("200", "success"), ("500", "error"), ("499", "client_closed"), ("503", "cancelled"),
+    }  # fmt: skip
     assert all(s.value == 0 and s.labels["route"] == "/{agent}/chat/completions" for s in chat)
     assert samples.total("robutler_http_request_duration_seconds_count") == 0
     assert samples.select("robutler_http_time_to_first_byte_seconds_count")
