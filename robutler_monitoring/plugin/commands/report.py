@@ -27,8 +27,7 @@ AGENT_RUNS = "robutler_agent_executions_total"
 AGENT_DURATION = "robutler_agent_execution_duration_seconds"
 SKILL_CALLS = "robutler_skill_calls_total"
 SKILL_DURATION = "robutler_skill_duration_seconds"
-TOOL_CALLS = "robutler_tool_calls_total"
-TOOL_DURATION = "robutler_tool_call_duration_seconds"
+LLM_TOKENS = "robutler_llm_tokens_total"
 
 Row = dict[str, Any]
 
@@ -180,7 +179,13 @@ def agents_section(window: Window) -> Section | None:
     samples = window.now.samples
     if not samples.has(AGENT_RUNS):
         return None
-    return Section("agents", "Agents", _per(samples, AGENT_RUNS, AGENT_DURATION, ("agent",), "executions"))
+    rows = _per(samples, AGENT_RUNS, AGENT_DURATION, ("agent",), "executions")
+    if samples.has(LLM_TOKENS):  # LLM calls reported through the seam: tokens per agent
+        tokens = samples.by(LLM_TOKENS, ("agent", "type"))
+        for row in rows:
+            row["input_tokens"] = int(tokens.get((row["agent"], "input"), 0))
+            row["output_tokens"] = int(tokens.get((row["agent"], "output"), 0))
+    return Section("agents", "Agents", rows)
 
 
 def skills_section(window: Window) -> Section | None:
@@ -189,16 +194,10 @@ def skills_section(window: Window) -> Section | None:
     if not samples.has(SKILL_CALLS):
         return None
     return Section(
-        "skills", "Skills", _per(samples, SKILL_CALLS, SKILL_DURATION, ("skill", "operation"), "calls")
+        "skills",
+        "Skills (tool calls)",
+        _per(samples, SKILL_CALLS, SKILL_DURATION, ("skill", "operation"), "calls"),
     )
-
-
-def tools_section(window: Window) -> Section | None:
-    """Calls, errors and p95 per tool (since start)."""
-    samples = window.now.samples
-    if not samples.has(TOOL_CALLS):
-        return None
-    return Section("tools", "Tool calls", _per(samples, TOOL_CALLS, TOOL_DURATION, ("tool",), "calls"))
 
 
 #: The report, in order. Append a builder to add a section (alerts firing, usage per agent).
@@ -207,7 +206,6 @@ SECTIONS: list[SectionBuilder] = [
     checks_section,
     agents_section,
     skills_section,
-    tools_section,
 ]
 
 

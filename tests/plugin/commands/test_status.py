@@ -83,6 +83,7 @@ def test_status_json_counts_what_was_sent(tmp_path: Path) -> None:
     assert srv["version"]
     [echo] = [row for row in doc["agents"] if row["agent"] == "echo"]
     assert (echo["executions"], echo["errors"]) == (4, 1)
+    assert echo["input_tokens"] > 0 and echo["output_tokens"] > 0  # the demo reports its LLM calls
     assert {c["check"] for c in doc["checks"]} >= {"readiness", "uptime", "memory:rss", "eventloop:lag"}
 
 
