@@ -22,6 +22,8 @@ if TYPE_CHECKING:  # what type checkers see; at run time the names load on first
     from .plugin.metrics.api import register_cache as register_cache
     from .plugin.metrics.api import register_health_check as register_health_check
     from .plugin.metrics.api import track_skill_performance as track_skill_performance
+    from .plugin.tracing.api import TracingNotInstalledError as TracingNotInstalledError
+    from .plugin.tracing.api import enable_tracing as enable_tracing
 
 __version__ = "0.1.0"
 
@@ -37,6 +39,8 @@ _EXPORTS: dict[str, str] = {
     "cache_stats": "robutler_monitoring.plugin.metrics.api",
     "CacheStats": "robutler_monitoring.plugin.metrics.api",
     "register_health_check": "robutler_monitoring.plugin.metrics.api",
+    "enable_tracing": "robutler_monitoring.plugin.tracing.api",
+    "TracingNotInstalledError": "robutler_monitoring.plugin.tracing.api",
 }
 
 
