@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry, Counter
 from ...events import EventBus, default_bus
 from ...host.types import ASGIApp
 from ..logging.trace_ids import set_trace_ids_source
+from ..metrics.registry import instruments_for
 from .otel import Pipeline, build_pipeline
 from .settings import TracingSettings
 from .spans import SpanRecorder, TraceContextMiddleware, current_trace_ids
@@ -58,20 +59,23 @@ class Tracing:
         *,
         bus: EventBus | None = None,
         registry: CollectorRegistry | None = None,
+        metrics: TracingMetrics | None = None,
         exporter: Any = None,
         schedule_delay: float = 1.0,
     ) -> None:
         self.settings = settings
         self.bus = bus if bus is not None else default_bus()
-        self.metrics = TracingMetrics(registry) if registry is not None else None
+        if metrics is None and registry is not None:
+            metrics = instruments_for(registry, TracingMetrics)
+        self.metrics = metrics
         self._exporter = exporter
         self._schedule_delay = schedule_delay
         self.pipeline: Pipeline | None = None
         self.recorder: SpanRecorder | None = None
         self._unsubscribe: list[Callable[[], None]] = []
 
-    def start(self) -> Tracing:
-        """Build the pipeline, subscribe to the bus, give log lines their trace ids."""
+    def start(self, subscribe: Callable[..., Any] | None = None) -> Tracing:
+        """Build the pipeline, subscribe (to the bus, or through ``subscribe``), give log lines their ids."""
         metrics = self.metrics
         self.pipeline = build_pipeline(
             self.settings,
@@ -81,7 +85,8 @@ class Tracing:
             schedule_delay=self._schedule_delay,
         )
         self.recorder = SpanRecorder(self.pipeline.tracer, capture_content=self.settings.capture_content)
-        self._unsubscribe = self.recorder.subscribe(self.bus.subscribe)
+        found = self.recorder.subscribe(subscribe if subscribe is not None else self.bus.subscribe)
+        self._unsubscribe = [f for f in found if callable(f)]  # a runtime's subscribe keeps its own
         set_trace_ids_source(current_trace_ids)
         return self
 

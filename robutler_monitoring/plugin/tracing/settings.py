@@ -45,9 +45,8 @@ class TracingSettings:
     >>> s = resolve(TracingConfig(enabled=True, jaeger_endpoint="http://jaeger:14268/api/traces"))
     >>> s.endpoint
     'http://jaeger:4318/v1/traces'
-    >>> print(s.endpoint_note.replace("; ", ";\n"))
-    Tracing: jaeger_endpoint http://jaeger:14268/api/traces is Jaeger's legacy Thrift endpoint;
-    sending OTLP/HTTP to http://jaeger:4318/v1/traces (Jaeger >= 1.35 accepts OTLP)
+    >>> s.endpoint_note.startswith("Tracing: jaeger_endpoint http://jaeger:14268/api/traces is Jaeger's legacy")
+    True
     """
 
     enabled: bool
