@@ -198,15 +198,23 @@ class SpanRecorder:
 
     # -- ending ------------------------------------------------------------------------------
 
-    def _finish(self, op: Operation, span: trace.Span, attributes: dict[str, Any], failed: bool) -> None:
+    def _finish(
+        self,
+        op: Operation,
+        span: trace.Span,
+        attributes: dict[str, Any],
+        failed: bool,
+        error_type: str | None = None,
+    ) -> None:
         if op.outcome != "success":
             attributes["robutler.outcome"] = op.outcome
         if failed:
-            attributes["error.type"] = op.error_type or "Error"
+            error_type = error_type or op.error_type or "Error"
+            attributes["error.type"] = error_type
             error = op.error
             if isinstance(error, Exception):
                 span.record_exception(error)
-            span.set_status(Status(_ERROR, op.error_type))
+            span.set_status(Status(_ERROR, error_type))
         if attributes:
             span.set_attributes(attributes)
         span.end(_end_ns(op))
@@ -225,9 +233,12 @@ class SpanRecorder:
             attributes["http.route"] = op.route
             span.update_name(f"{op.method} {op.route}" if op.method != "_OTHER" else f"HTTP {op.route}")
         failed = op.outcome == "error" or status >= 500
-        if failed and op.error_type is None and status >= 500:
-            op.error_type = str(status)
-        self._finish(op, span, attributes, failed)
+        error_type = op.error_type
+        if failed and op.error is None:
+            # no exception here: the work inside failed after the status line, or a 5xx was sent
+            inner = getattr(op, "inner_error", None)
+            error_type = inner or (str(status) if status >= 500 else error_type)
+        self._finish(op, span, attributes, failed, error_type)
 
     def end_other(self, op: Operation) -> None:
         found: Spanned | None = op.state.get(SPAN_KEY)
