@@ -45,7 +45,7 @@ class TracingSettings:
     >>> s = resolve(TracingConfig(enabled=True, jaeger_endpoint="http://jaeger:14268/api/traces"))
     >>> s.endpoint
     'http://jaeger:4318/v1/traces'
-    >>> s.endpoint_note.startswith("Tracing: jaeger_endpoint http://jaeger:14268/api/traces is Jaeger's legacy")
+    >>> "http://jaeger:14268/api/traces is Jaeger's legacy Thrift endpoint" in s.endpoint_note
     True
     """
 
