@@ -42,6 +42,9 @@ class HttpProducer:
         self.app, self.bus, self.route = app, bus, route
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         op = HttpRequest(scope["method"], scope["path"], request_id="req-1", bus=self.bus).begin()
 
         async def record_status(message: Message) -> None:
