@@ -42,6 +42,7 @@ class ReceivedSpan:
     status: str
     events: list[tuple[str, dict[str, Any]]]
     service: str | None
+    resource: dict[str, Any]
     start_ns: int
     end_ns: int
 
@@ -93,6 +94,7 @@ def _decode(body: bytes) -> list[ReceivedSpan]:
                         status=_STATUS.get(s.status.code, str(s.status.code)),
                         events=[(e.name, {a.key: _value(a.value) for a in e.attributes}) for e in s.events],
                         service=resource.get("service.name"),
+                        resource=resource,
                         start_ns=s.start_time_unix_nano,
                         end_ns=s.end_time_unix_nano,
                     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -103,7 +104,11 @@ def build_pipeline(
     extra_processors: tuple[SpanProcessor, ...] = (),
 ) -> Pipeline:
     """A provider of its own (never the global one) exporting through a bounded batch processor."""
-    attributes = {**settings.resource_attributes, "service.name": settings.service_name}
+    attributes: dict[str, Any] = {
+        "process.pid": os.getpid(),  # tells the workers of `--workers N` apart
+        **settings.resource_attributes,
+        "service.name": settings.service_name,
+    }
     provider = TracerProvider(
         sampler=make_sampler(settings.sampler, settings.sampling_ratio),
         resource=Resource.create(attributes),
