@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from opentelemetry import trace
@@ -73,9 +74,24 @@ def spanned_of(op: Operation | None) -> Spanned | None:
     return None
 
 
+#: The request being served in this context, set when its operation starts. Lines written
+#: after that operation has ended but still for it (the access record, written by a
+#: subscriber to its end; uvicorn's "Exception in ASGI application") carry its ids.
+#: Each request runs in a task of its own with its own copy of the context.
+_request: ContextVar[Operation | None] = ContextVar("robutler_tracing_request", default=None)
+
+
+def note_request(op: Operation) -> None:
+    """Remember the request of this context (subscribed to the start of ``http`` operations)."""
+    _request.set(op)
+
+
 def current_trace_ids() -> tuple[str | None, str | None]:
-    """The ids of the innermost traced operation of this context (for log lines)."""
+    """The ids of the innermost traced operation of this context, else of its request (log lines)."""
     found = spanned_of(current_operation())
+    if found is None:
+        request = _request.get()
+        found = request.state.get(SPAN_KEY) if request is not None else None
     ids = found.ids() if found is not None else None
     return ids if ids is not None else (None, None)
 
@@ -139,7 +155,7 @@ class SpanRecorder:
     def subscribe(self, subscribe: Callable[..., Any]) -> list[Any]:
         """Subscribe to every traced kind with ``subscribe(kind, on_start=, on_end=)``."""
         return [
-            subscribe("http", on_end=self.end_http),
+            subscribe("http", on_start=note_request, on_end=self.end_http),
             subscribe("agent", on_start=self.start_agent, on_end=self.end_other),
             subscribe("tool", on_start=self.start_tool, on_end=self.end_tool),
             subscribe("llm", on_start=self.start_llm, on_end=self.end_llm),

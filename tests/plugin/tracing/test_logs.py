@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from robutler_monitoring.events import EventBus, agent_run, skill_call, tool_call
+from robutler_monitoring.events import EventBus, Operation, agent_run, skill_call, tool_call
+from robutler_monitoring.host.types import Receive, Scope, Send
 from robutler_monitoring.plugin.config.schema import TracingConfig
 from robutler_monitoring.plugin.logging.entry import build_entry
 from robutler_monitoring.plugin.tracing.pipeline import Tracing
 from robutler_monitoring.plugin.tracing.settings import resolve
+
+from .support import HttpProducer, call, http_scope
 
 
 def _line() -> dict[str, object]:
@@ -48,3 +53,26 @@ def test_unsampled_operations_add_no_ids() -> None:
     finally:
         tracing.shutdown()
     assert "trace_id" not in line
+
+
+def test_a_line_written_when_the_request_ends_carries_the_request_ids() -> None:
+    bus, exporter = EventBus(), InMemorySpanExporter()
+    access_lines: list[dict[str, object]] = []
+
+    def access_log(op: Operation) -> None:  # like the access record: a subscriber to the end
+        access_lines.append(_line())
+
+    bus.subscribe("http", on_end=access_log)  # before tracing, as the logging concern is
+    tracing = Tracing(resolve(TracingConfig(enabled=True)), bus=bus, exporter=exporter).start()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    try:
+        asyncio.run(call(HttpProducer(tracing.wrap(app), bus, "/x"), http_scope("/x")))
+    finally:
+        tracing.shutdown()
+    (server,) = exporter.get_finished_spans()
+    assert access_lines[0]["trace_id"] == format(server.context.trace_id, "032x")
+    assert access_lines[0]["span_id"] == format(server.context.span_id, "016x")
