@@ -16,6 +16,7 @@ from typing import Annotated, Any, get_type_hints
 import pluggy
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from .. import __version__
 from .errors import HostError
@@ -41,7 +42,7 @@ _err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _warn(message: str) -> None:
-    _err.print(f"[yellow]Warning:[/yellow] {message}", markup=True)
+    _err.print(f"[yellow]Warning:[/yellow] {escape(message)}", markup=True)
 
 
 def build_cli(pm: pluggy.PluginManager) -> Any:
@@ -263,7 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cli = build_cli(pm)
         cli.main(args=args, prog_name="robutler", standalone_mode=True)
     except HostError as exc:
-        _err.print(f"[red]Error:[/red] {exc}", markup=True)
+        _err.print(f"[red]Error:[/red] {escape(str(exc))}", markup=True)
         return exc.exit_code
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
@@ -273,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get(TRACEBACK_ENV):
             raise
         _err.print(
-            f"[red]Internal error:[/red] {type(exc).__name__}: {exc} "
+            f"[red]Internal error:[/red] {type(exc).__name__}: {escape(str(exc))} "
             f"(set {TRACEBACK_ENV}=1 to see the traceback)",
             markup=True,
         )
