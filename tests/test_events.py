@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import AsyncGenerator
 
 import pytest
 
@@ -148,7 +149,7 @@ def test_a_stream_ended_by_its_consumer_in_another_context_still_ends(bus: Event
     ends: list[str | None] = []
     bus.subscribe("agent", on_end=lambda op: ends.append(op.outcome))
 
-    async def stream():  # type: ignore[no-untyped-def]
+    async def stream() -> AsyncGenerator[int, None]:
         run = events.agent_run("streamer", bus=bus).begin()
         try:
             yield 1
