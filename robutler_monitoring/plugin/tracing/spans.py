@@ -44,27 +44,7 @@ _SERVER, _INTERNAL, _CLIENT = SpanKind.SERVER, SpanKind.INTERNAL, SpanKind.CLIEN
 _ERROR = StatusCode.ERROR
 
 
-class Spanned:
-    """An operation's span and, once asked for, its ids as hex (for log lines)."""
-
-    __slots__ = ("_ids", "span")
-
-    def __init__(self, span: trace.Span) -> None:
-        self.span = span
-        self._ids: tuple[str, str] | None = None
-
-    def ids(self) -> tuple[str, str] | None:
-        """``(trace_id, span_id)`` in hex, or None when the span is not sampled."""
-        ids = self._ids
-        if ids is None:
-            ctx = self.span.get_span_context()
-            if not ctx.trace_flags.sampled:
-                return None
-            ids = self._ids = (format(ctx.trace_id, "032x"), format(ctx.span_id, "016x"))
-        return ids
-
-
-def spanned_of(op: Operation | None) -> Spanned | None:
+def _span_of(op: Operation | None) -> trace.Span | None:
     """The span of ``op`` or of its nearest ancestor that has one."""
     while op is not None:
         found = op.state.get(SPAN_KEY)
@@ -74,11 +54,21 @@ def spanned_of(op: Operation | None) -> Spanned | None:
     return None
 
 
+def _keep(op: Operation, span: trace.Span) -> None:
+    """Keep ``span`` on ``op``, and its ids as hex when it is sampled (logs, exemplars)."""
+    op.state[SPAN_KEY] = span
+    ctx = span.get_span_context()
+    if ctx.trace_flags.sampled:
+        op.trace_id = format(ctx.trace_id, "032x")
+        op.span_id = format(ctx.span_id, "016x")
+
+
 #: The request being served in this context, set when its operation starts. Lines written
 #: after that operation has ended but still for it (the access record, written by a
 #: subscriber to its end; uvicorn's "Exception in ASGI application") carry its ids.
 #: Each request runs in a task of its own with its own copy of the context.
 _request: ContextVar[Operation | None] = ContextVar("robutler_tracing_request", default=None)
+_NO_IDS: tuple[None, None] = (None, None)
 
 
 def note_request(op: Operation) -> None:
@@ -87,13 +77,16 @@ def note_request(op: Operation) -> None:
 
 
 def current_trace_ids() -> tuple[str | None, str | None]:
-    """The ids of the innermost traced operation of this context, else of its request (log lines)."""
-    found = spanned_of(current_operation())
-    if found is None:
-        request = _request.get()
-        found = request.state.get(SPAN_KEY) if request is not None else None
-    ids = found.ids() if found is not None else None
-    return ids if ids is not None else (None, None)
+    """The ids of the innermost sampled operation of this context, else of its request (log lines)."""
+    op = current_operation()
+    while op is not None:
+        if op.trace_id is not None:
+            return op.trace_id, op.span_id
+        op = op.parent
+    request = _request.get()
+    if request is not None and request.trace_id is not None:
+        return request.trace_id, request.span_id
+    return _NO_IDS
 
 
 def remote_context(traceparent: bytes, tracestate: bytes | None = None) -> Context | None:
@@ -144,7 +137,7 @@ class SpanRecorder:
     >>> recorder = SpanRecorder(TracerProvider().get_tracer("doc"))
     >>> _ = recorder.subscribe(bus.subscribe)
     >>> with tool_call("calculator", bus=bus) as call:
-    ...     call.state[SPAN_KEY].span.name
+    ...     call.state[SPAN_KEY].name
     'execute_tool calculator'
     """
 
@@ -164,14 +157,13 @@ class SpanRecorder:
     # -- starting ------------------------------------------------------------------------------
 
     def _start(self, op: Operation, name: str, kind: SpanKind, attributes: dict[str, Any]) -> None:
-        parent = spanned_of(op.parent)
-        ctx = trace.set_span_in_context(parent.span, _ROOT) if parent is not None else None
-        span = self.tracer.start_span(name, ctx, kind, attributes, start_time=op.start_ns)
-        op.state[SPAN_KEY] = Spanned(span)
+        parent = _span_of(op.parent)
+        ctx = trace.set_span_in_context(parent, _ROOT) if parent is not None else None
+        _keep(op, self.tracer.start_span(name, ctx, kind, attributes, start_time=op.start_ns))
 
     def start_http(
         self, op: HttpRequest, scope: Scope, parent: Context | None, user_agent: bytes | None
-    ) -> Spanned:
+    ) -> trace.Span:
         """The server span of a request (called by the middleware, which sees the headers)."""
         attributes: dict[str, Any] = {
             "http.request.method": scope["method"],
@@ -187,8 +179,8 @@ class SpanRecorder:
         span = self.tracer.start_span(
             name, parent if parent is not None else _ROOT, _SERVER, attributes, start_time=op.start_ns
         )
-        spanned = op.state[SPAN_KEY] = Spanned(span)
-        return spanned
+        _keep(op, span)
+        return span
 
     def start_agent(self, op: Operation) -> None:
         attributes = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": op.name}
@@ -236,11 +228,10 @@ class SpanRecorder:
         span.end(_end_ns(op))
 
     def end_http(self, op: Operation) -> None:
-        found: Spanned | None = op.state.get(SPAN_KEY)
-        if found is None:
+        span: trace.Span | None = op.state.get(SPAN_KEY)
+        if span is None:
             return  # a monitoring endpoint, or tracing started mid-request
         assert isinstance(op, HttpRequest)
-        span = found.span
         attributes: dict[str, Any] = {}
         status = op.status
         if status:
@@ -257,13 +248,13 @@ class SpanRecorder:
         self._finish(op, span, attributes, failed, error_type)
 
     def end_other(self, op: Operation) -> None:
-        found: Spanned | None = op.state.get(SPAN_KEY)
-        if found is not None:
-            self._finish(op, found.span, {}, op.outcome == "error")
+        span: trace.Span | None = op.state.get(SPAN_KEY)
+        if span is not None:
+            self._finish(op, span, {}, op.outcome == "error")
 
     def end_tool(self, op: Operation) -> None:
-        found: Spanned | None = op.state.get(SPAN_KEY)
-        if found is None:
+        span: trace.Span | None = op.state.get(SPAN_KEY)
+        if span is None:
             return
         attributes: dict[str, Any] = {}
         if self.capture_content and isinstance(op, ToolCall):
@@ -271,13 +262,12 @@ class SpanRecorder:
                 attributes["gen_ai.tool.call.arguments"] = _text(op.arguments)
             if op.result is not None:
                 attributes["gen_ai.tool.call.result"] = _text(op.result)
-        self._finish(op, found.span, attributes, op.outcome == "error")
+        self._finish(op, span, attributes, op.outcome == "error")
 
     def end_llm(self, op: Operation) -> None:
-        found: Spanned | None = op.state.get(SPAN_KEY)
-        if found is None or not isinstance(op, LLMCall):
+        span: trace.Span | None = op.state.get(SPAN_KEY)
+        if span is None or not isinstance(op, LLMCall):
             return
-        span = found.span
         attributes: dict[str, Any] = {}
         if op.response_model:
             attributes["gen_ai.response.model"] = op.response_model
@@ -327,8 +317,7 @@ class TraceContextMiddleware:
             elif key == b"user-agent":
                 user_agent = value
         parent = remote_context(traceparent, tracestate) if traceparent is not None else None
-        spanned = self._recorder.start_http(op, scope, parent, user_agent)
-        ctx = spanned.span.get_span_context()
+        ctx = self._recorder.start_http(op, scope, parent, user_agent).get_span_context()
         header = (
             b"traceresponse",
             f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{int(ctx.trace_flags) & 0x03:02x}".encode(),
