@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...host.errors import UsageError
 from ..concerns import Concern
-from ..config.runtime import STATE_RESOLVED
+from ..config.runtime import get_resolved
 from .api import api_arguments, mark_serving, missing_extra
 from .settings import TracingSettings, resolve
 
@@ -27,9 +27,7 @@ logger = logging.getLogger("robutler_monitoring.tracing")
 
 
 def _settings(rt: Runtime, api: dict[str, Any] | None = None) -> TracingSettings:
-    resolved: Any = rt.settings.state.get(STATE_RESOLVED)
-    sources = getattr(resolved, "sources", None)
-    return resolve(rt.cfg.tracing, sources, api)
+    return resolve(rt.cfg.tracing, get_resolved(rt.settings).sources, api)
 
 
 class TracingConcern(Concern):
