@@ -21,8 +21,7 @@ from .support import HttpProducer, call, http_scope
 
 
 def _record_http(registry: CollectorRegistry, bus: EventBus) -> None:
-    recorder = HttpRecorder(LocalHttpMetrics(registry))
-    bus.subscribe("http", on_start=recorder.started, on_end=recorder.ended)
+    HttpRecorder(LocalHttpMetrics(registry)).subscribe(bus)  # type: ignore[arg-type]  # a bus works too
 
 
 def _openmetrics(registry: CollectorRegistry) -> str:
