@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,9 @@ def test_demo_tool_request_is_one_trace_with_attributes_and_its_logs_carry_it(tm
             wanted = {SERVER_SPAN, "invoke_agent assistant", "execute_tool calculator"}
             spans = receiver.wait_for(lambda s: wanted <= _names(s) and _answering(s) is not None)
             request_id = response.headers["x-request-id"]
+            scrape = httpx.get(
+                server.base_url + "/metrics", headers={"accept": "application/openmetrics-text"}, timeout=10
+            ).text
             assert server.stop() == 0
     by_name = {s.name: s for s in spans}
     server_span, agent = by_name[SERVER_SPAN], by_name["invoke_agent assistant"]
@@ -83,6 +87,11 @@ def test_demo_tool_request_is_one_trace_with_attributes_and_its_logs_carry_it(tm
     assert "gen_ai.input.messages" not in chat.attributes  # content capture is off by default
     header = response.headers["traceresponse"].split("-")
     assert header[1] == PARENT_TRACE and header[2] == server_span.span_id
+    exemplar = f'# {{trace_id="{PARENT_TRACE}"}}'
+    for metric in ("robutler_http_request_duration_seconds", "robutler_llm_request_duration_seconds"):
+        assert any(
+            line.startswith(metric + "_bucket") and exemplar in line for line in scrape.splitlines()
+        ), metric
     lines = [e for e in _entries(server.stdout()) if e.get("request_id") == request_id]
     assert len(lines) >= 2  # the demo's own lines and the access record
     assert {e.get("trace_id") for e in lines} == {PARENT_TRACE}, lines
@@ -126,14 +135,16 @@ def test_every_worker_exports(tmp_path: Path) -> None:
     with otlp_receiver() as receiver:
         config = _config(tmp_path, otlp_endpoint=receiver.url)
         with robutler_serve("--config", config, "--workers", "2", tmp_path=tmp_path, timeout=60) as server:
-            pids: set[Any] = set()
-            with httpx.Client(timeout=10) as client:
-                for _ in range(100):  # new connections until both workers have answered
-                    assert (
-                        client.get(server.base_url + "/agents", headers={"connection": "close"}).status_code
-                        == 200
-                    )
-                    pids = {s.resource.get("process.pid") for s in receiver.spans}
+
+            def get(_: int) -> int:
+                headers = {"connection": "close"}
+                return httpx.get(server.base_url + "/agents", headers=headers, timeout=30).status_code
+
+            with ThreadPoolExecutor(8) as pool:
+                for _ in range(30):  # bursts of parallel connections until both workers have answered
+                    assert set(pool.map(get, range(16))) == {200}
+                    with receiver.lock:
+                        pids = {s.resource.get("process.pid") for s in receiver.spans}
                     if len(pids) >= 2:
                         break
             spans = receiver.wait_for(lambda s: len({x.resource.get("process.pid") for x in s}) >= 2)
