@@ -8,9 +8,9 @@ The same minimal Starlette JSON route is called through the ASGI interface in a 
 - ``bare``: the app alone;
 - ``otel-asgi``: behind the official ``OpenTelemetryMiddleware`` (server span plus its
   send/receive spans, as it ships);
-- ``ops``: behind a producer of the seam's ``HttpRequest`` operation with nothing
-  subscribed (this is tracing off: no tracing code runs in the request path);
-- ``tracing``: the same producer plus our tracing (the trace-context middleware and the
+- ``ops``: behind the monitoring wrapper, which makes the seam's ``HttpRequest``
+  operation, with nothing subscribed (tracing off: no tracing code runs in the request path);
+- ``tracing``: the same wrapper plus our tracing (the trace-context middleware and the
   span subscribers), every request sampled.
 
 Both traced variants use the same tracer settings and export through the same bounded
@@ -39,7 +39,8 @@ from starlette.routing import Route
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from robutler_monitoring.events import EventBus, HttpRequest
+from robutler_monitoring.events import EventBus
+from robutler_monitoring.plugin.http.middleware import MonitoringMiddleware
 from robutler_monitoring.plugin.logging.trace_ids import current_trace_ids as log_trace_ids
 from robutler_monitoring.plugin.tracing.processor import BoundedBatchProcessor
 from robutler_monitoring.plugin.tracing.spans import SpanRecorder, TraceContextMiddleware
@@ -63,29 +64,6 @@ def make_app() -> Starlette:
     return Starlette(routes=[Route("/items/{id}", item)])
 
 
-class OpsProducer:
-    """What the monitoring wrapper does for the seam: one HttpRequest operation per request."""
-
-    def __init__(self, app: Any, bus: EventBus) -> None:
-        self.app, self.bus = app, bus
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        op = HttpRequest(scope["method"], scope["path"], request_id="r", bus=self.bus).begin()
-
-        async def send_wrapper(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                op.status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        except BaseException as exc:
-            op.end(exc)
-            raise
-        op.route = "/items/{id}"
-        op.end()
-
-
 def _provider() -> tuple[TracerProvider, BoundedBatchProcessor]:
     provider = TracerProvider(sampler=ALWAYS_ON, shutdown_on_exit=False)
     processor = BoundedBatchProcessor(_Discard(), max_queue_size=100_000, schedule_delay=0.2)
@@ -106,14 +84,14 @@ def variants() -> dict[str, Callable[[], tuple[Any, Callable[[], None]]]]:
         return OpenTelemetryMiddleware(make_app(), tracer_provider=provider), processor.shutdown
 
     def ops() -> tuple[Any, Callable[[], None]]:
-        return OpsProducer(make_app(), EventBus()), lambda: None
+        return MonitoringMiddleware(make_app(), bus=EventBus()), lambda: None
 
     def tracing() -> tuple[Any, Callable[[], None]]:
         provider, processor = _provider()
         bus = EventBus()
         recorder = SpanRecorder(provider.get_tracer("bench"))
         recorder.subscribe(bus.subscribe)
-        return OpsProducer(TraceContextMiddleware(make_app(), recorder), bus), processor.shutdown
+        return MonitoringMiddleware(TraceContextMiddleware(make_app(), recorder), bus=bus), processor.shutdown
 
     return {"bare": bare, "otel-asgi": otel_asgi, "ops": ops, "tracing": tracing}
 
