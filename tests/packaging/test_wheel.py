@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import configparser
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -12,15 +13,20 @@ from tests.support.venvs import Kit
 pytestmark = pytest.mark.slow  # builds the wheel in a subprocess
 
 
-def _names(wheel: object) -> set[str]:
-    with zipfile.ZipFile(str(wheel)) as archive:
+def _names(wheel: Path) -> set[str]:
+    with zipfile.ZipFile(wheel) as archive:
         return set(archive.namelist())
+
+
+def _dist_info(wheel: Path) -> str:
+    name, version = wheel.name.split("-")[:2]
+    return f"{name}-{version}.dist-info"
 
 
 def test_ships_the_package_and_robutler_main_only(kit: Kit) -> None:
     names = _names(kit.wheel)
     tops = {name.split("/", 1)[0] for name in names}
-    assert tops == {"robutler", "robutler_monitoring", "robutler_monitoring-0.1.0.dist-info"}
+    assert tops == {"robutler", "robutler_monitoring", _dist_info(kit.wheel)}
     assert {name for name in names if name.startswith("robutler/")} == {"robutler/__main__.py"}
     assert "robutler_monitoring/py.typed" in names
     assert "robutler_monitoring/host/cli.py" in names
@@ -37,7 +43,7 @@ def test_ships_no_file_of_the_sdk(kit: Kit) -> None:
 
 def test_entry_points(kit: Kit) -> None:
     with zipfile.ZipFile(kit.wheel) as archive:
-        text = archive.read("robutler_monitoring-0.1.0.dist-info/entry_points.txt").decode()
+        text = archive.read(f"{_dist_info(kit.wheel)}/entry_points.txt").decode()
     parser = configparser.ConfigParser(delimiters=("=",))
     parser.optionxform = str  # type: ignore[assignment,method-assign]
     parser.read_string(text)

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import sysconfig
 import time
+import tomllib
 import venv
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -82,7 +83,7 @@ def make_kit(root: Path, checkout: Path, sdk_requirement: str) -> Kit:
     shutil.copytree(checkout, source, ignore=_NOT_COPIED, symlinks=True)
     wheelhouse = root / "wheelhouse"
     pip = [sys.executable, "-m", "pip"]
-    build_requires = ["setuptools>=68", "wheel"]  # pyproject.toml's [build-system] requires
+    build_requires = tomllib.loads((checkout / "pyproject.toml").read_text())["build-system"]["requires"]
     try:
         _run([*pip, "download", "--quiet", "--dest", str(wheelhouse), "--no-deps", sdk_requirement])
         _run([*pip, "download", "--quiet", "--dest", str(wheelhouse), *build_requires])
