@@ -59,6 +59,37 @@ def assert_both_names_work(env: Venv) -> None:
     assert_never_imports_the_sdk(env)
 
 
+def assert_serves_the_demo(env: Venv, tmp_path: Path) -> None:
+    """The issue's crash: `robutler serve` after the SDK wrote bin/robutler; it answers `/agents`."""
+    port = free_port()
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [str(env.bin("robutler")), "serve", "--port", str(port), "--log-format", "console"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=env.path,
+            env={**QUIET_SDK_ENV, "PATH": "/usr/bin:/bin"},
+        )
+    try:
+        deadline = time.monotonic() + 120  # importing the SDK first takes seconds
+        while not wait_for_port("127.0.0.1", port, timeout=0.5):
+            output = log_path.read_text(errors="replace")
+            assert proc.poll() is None, f"robutler serve exited {proc.returncode}:\n{output}"
+            assert time.monotonic() < deadline, f"robutler serve did not listen:\n{output}"
+        response = httpx.get(f"http://127.0.0.1:{port}/agents", timeout=30)
+        assert response.status_code == 200
+        assert "assistant" in response.text
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 @pytest.mark.parametrize(
     ("editable", "extra"),
     [(True, "sdk"), (False, "sdk"), (True, "test")],
@@ -80,6 +111,7 @@ def test_this_package_then_the_sdk_then_reinstall_then_uninstall(kit: Kit, tmp_p
     env.pip("install", "--quiet", SDK)
     assert env.script_imports("robutler") == THE_SDKS
     assert_both_names_work(env)
+    assert_serves_the_demo(env, tmp_path)
 
     env.pip("install", "--quiet", "--force-reinstall", "--no-deps", SDK)  # as an SDK upgrade would
     assert env.script_imports("robutler") == THE_SDKS
@@ -124,42 +156,6 @@ def test_sdk_then_this_package_editable_then_sdk_reinstall_and_uninstall(kit: Ki
     env.pip("install", "--quiet", "--no-deps", "--force-reinstall", "--editable", str(kit.source))
     assert env.script_imports("robutler") == OURS
     assert_runs_our_command(env)
-
-
-def test_robutler_serve_through_the_sdks_script(kit: Kit, tmp_path: Path) -> None:
-    """The issue's case: the test extra installed, then `robutler serve` answers `/agents`."""
-    env = Venv.create(tmp_path / "venv", kit)
-    env.pip("install", "--quiet", SDK)
-    env.pip("install", "--quiet", "--no-deps", str(kit.wheel))
-    env.pip("install", "--quiet", "--force-reinstall", "--no-deps", SDK)  # the SDK wrote bin/robutler last
-    assert env.script_imports("robutler") == THE_SDKS
-    port = free_port()
-    log = (tmp_path / "serve.log").open("wb")
-    proc = subprocess.Popen(
-        [str(env.bin("robutler")), "serve", "--port", str(port), "--log-format", "console"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        cwd=env.path,
-        env={**QUIET_SDK_ENV, "PATH": "/usr/bin:/bin"},
-    )
-    try:
-        deadline = time.monotonic() + 120  # importing the SDK first takes seconds
-        while not wait_for_port("127.0.0.1", port, timeout=0.5):
-            output = (tmp_path / "serve.log").read_text(errors="replace")
-            assert proc.poll() is None, f"robutler serve exited {proc.returncode}:\n{output}"
-            assert time.monotonic() < deadline, f"robutler serve did not listen:\n{output}"
-        response = httpx.get(f"http://127.0.0.1:{port}/agents", timeout=30)
-        assert response.status_code == 200
-        assert "assistant" in response.text
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def test_an_sdk_release_with_its_own_main_keeps_it(kit: Kit, tmp_path: Path) -> None:
