@@ -173,3 +173,38 @@ def test_access_log_can_be_turned_off() -> None:
         handle = process_handle()
         assert handle is not None
         handle.close()
+
+
+def _generic_line(logs: Captured, record: RequestRecord) -> dict[str, object]:
+    """The access record as the generic path (``LogSink.emit``: build_entry + to_json) writes it."""
+    listener = AccessLogger(logs.handle.sink)
+    listener._write = None  # the console-format path, which goes through build_entry
+    listener(record)
+    return logs.entries()[-1]
+
+
+def test_the_fast_json_line_is_the_generic_entry() -> None:
+    from robutler_monitoring.plugin.context import agent_var
+
+    records = [
+        RequestRecord("GET", "/agents", "/agents", 200, 0.0012345, 0.001, "127.0.0.1:5000", "rid-1"),
+        RequestRecord("POST", "/x", "/x", 503, 1.0, None, None, "rid-2", error=ValueError("boom")),
+        RequestRecord("GET", '/caf\u00e9/"q"\n', "/{p}", 404, 0.0, 0.0, "[::1]:8", "rid-3"),
+        RequestRecord("GET", "/reset/token=s3cr3t", "/reset/{t}", 200, 0.2, 0.1, "10.0.0.1:1", "rid-4"),
+    ]
+    token = agent_var.set("assistant")
+    try:
+        for record in records:
+            with captured(level="DEBUG") as fast:
+                AccessLogger(fast.handle.sink)(record)
+                line = fast.text()
+                got = fast.entries()[-1]
+            with captured(level="DEBUG") as slow:
+                want = _generic_line(slow, record)
+            assert line.count("\n") == 1 and line.endswith("\n")
+            assert list(got) == list(want)
+            got.pop("timestamp"), want.pop("timestamp")
+            assert got == want
+    finally:
+        agent_var.reset(token)
+    assert "s3cr3t" not in line and got["path"] == "/reset/token=***"
