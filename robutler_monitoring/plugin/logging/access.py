@@ -21,7 +21,8 @@ from .trace_ids import current_trace_ids
 ACCESS_LOGGER = "robutler.access"
 _INFO = LEVEL_NUMBERS["INFO"]
 _ERROR = LEVEL_NUMBERS["ERROR"]
-_HEAD = '","level":"{}","logger":"' + ACCESS_LOGGER + '","message":'
+#: distinct (method, path, route, status) whose fixed line parts are kept
+_MAX_CACHED = 4096
 
 
 class AccessLogger:
@@ -31,46 +32,61 @@ class AccessLogger:
     >>> # listener(record)  # called by the middleware after each request
     """
 
-    __slots__ = ("_heads", "_write", "sink", "skip_paths")
+    __slots__ = ("_parts", "_write", "sink", "skip_paths")
 
     def __init__(self, sink: LogSink, skip_paths: Iterable[str] = ()) -> None:
         self.sink = sink
         self.skip_paths = frozenset(skip_paths)
         self._write = sink.writer.write if sink.json else None
-        self._heads = {level: _HEAD.format(level) for level in ("INFO", "ERROR")}
+        #: (method, path, route, status) -> the line's fixed parts, masked and quoted once
+        self._parts: dict[tuple[str, str, str, int], tuple[str, str]] = {}
 
     def __call__(self, record: RequestRecord) -> None:
         """Write the access line for ``record`` unless its path is skipped."""
         if record.path in self.skip_paths:
             return
-        error = record.status >= 500
-        if (_ERROR if error else _INFO) < self.sink.min_levelno:
+        status = record.status
+        if (_ERROR if status >= 500 else _INFO) < self.sink.min_levelno:
             return
         if self._write is None:
             self._emit_entry(record)
             return
-        path = scrub_text(record.path)
-        method = scrub_text(record.method)
-        status = record.status
+        key = (record.method, record.path, record.route, status)
+        parts = self._parts.get(key)
+        if parts is None:
+            parts = self._fixed_parts(key)
+        head, fields = parts
         rid = record.request_id
-        trace_id, span_id = current_trace_ids()
-        agent = agent_var.get()
         context = "" if rid is None else ',"request_id":' + _quote(rid)
+        trace_id, span_id = current_trace_ids()
         if trace_id is not None:
             context += f',"trace_id":"{trace_id}","span_id":"{span_id}"'
+        agent = agent_var.get()
         if agent is not None:
             context += ',"agent":' + _quote(agent)
         ttfb = record.ttfb_s
         client = record.client
-        tail = "}\n" if record.error is None else ',"error":' + _quote(type(record.error).__name__) + "}\n"
+        error = record.error
+        tail = "}\n" if error is None else ',"error":' + _quote(type(error).__name__) + "}\n"
         self._write(
-            f'{{"timestamp":"{iso_utc(time.time())}'
-            f"{self._heads['ERROR' if error else 'INFO']}{_quote(f'{method} {path} {status}')}{context}"
-            f',"method":{_quote(method)},"path":{_quote(path)},"route":{_quote(record.route)}'
-            f',"status":{status},"duration_ms":{round(record.duration_s * 1000, 3)!r}'
-            f',"ttfb_ms":{"null" if ttfb is None else repr(round(ttfb * 1000, 3))}'
+            f'{{"timestamp":"{iso_utc(time.time())}{head}{context}{fields}'
+            f',"duration_ms":{record.duration_s * 1000:.3f}'
+            f',"ttfb_ms":{"null" if ttfb is None else f"{ttfb * 1000:.3f}"}'
             f',"client":{"null" if client is None else _quote(client)}{tail}'
         )
+
+    def _fixed_parts(self, key: tuple[str, str, str, int]) -> tuple[str, str]:
+        method, path, route, status = key
+        method, path = scrub_text(method), scrub_text(path)
+        level = "ERROR" if status >= 500 else "INFO"
+        head = (
+            f'","level":"{level}","logger":"{ACCESS_LOGGER}","message":{_quote(f"{method} {path} {status}")}'
+        )
+        fields = f',"method":{_quote(method)},"path":{_quote(path)},"route":{_quote(route)},"status":{status}'
+        if len(self._parts) >= _MAX_CACHED:
+            self._parts.clear()  # a path scan: start over rather than grow
+        self._parts[key] = (head, fields)
+        return head, fields
 
     def _emit_entry(self, record: RequestRecord) -> None:
         # console format: the generic path (people read it; it need not be fast)
