@@ -19,10 +19,11 @@ as a container runtime reads stdout); the two are reported apart. Routes: ``/ite
 machine noise hits all of them alike). Then, unless skipped:
 
 - time to first byte of ``/stream``, sequential requests on an idle server (median);
-- event-loop lag: ``robutler serve`` (defaults, stdout to a pipe) under ``--lag-seconds``
-  of load at ``--connections``, sampling ``robutler_event_loop_lag_seconds`` every second
-  (with ``collect_interval: 1`` so each sample is the maximum of its own second);
-- in process: the access record's cost per request over the monitoring wrapper alone.
+- event-loop lag: ``robutler serve`` (defaults, then ``--no-access-log`` for comparison;
+  stdout to a pipe) under ``--lag-seconds`` of load at ``--connections``, sampling
+  ``robutler_event_loop_lag_seconds`` every second (with ``collect_interval: 1`` so each
+  sample is the maximum of its own second);
+- in process: the access record's CPU cost per request over the monitoring wrapper alone.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ import time
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -268,39 +270,60 @@ def lag(args: argparse.Namespace, scratch: Path, name: str) -> list[float]:
     return samples
 
 
-def in_process(rounds: int, requests: int) -> tuple[float, float]:
-    """(us per request of the wrapper alone, us added by the access record): medians of rounds."""
+def in_process(rounds: int, requests: int) -> tuple[float, float, float]:
+    """CPU us per request: (bare app, the wrapper's overhead, the access record's on top): medians.
+
+    CPU time of the whole process (the writer thread included), not wall time: on a
+    shared machine, wall time mostly measures the neighbours.
+    """
     from prometheus_client import CollectorRegistry
 
-    from benchmarks.bench_middleware import _drive, make_app
+    from benchmarks.bench_middleware import _scope, make_app
     from robutler_monitoring.plugin.config.schema import LoggingConfig
     from robutler_monitoring.plugin.logging.access import AccessLogger
     from robutler_monitoring.plugin.logging.setup import configure_logging
     from robutler_monitoring.plugin.middleware import MonitoringMiddleware
 
     handle = configure_logging(LoggingConfig(output=os.devnull), route_stdlib=False)
+    bare = make_app()
     plain = MonitoringMiddleware(make_app(), registry=CollectorRegistry())
     logged = MonitoringMiddleware(
         make_app(), registry=CollectorRegistry(), listeners=[AccessLogger(handle.sink)]
     )
-    alone: list[float] = []
-    added: list[float] = []
+    scope = _scope("/items/42", [(b"host", b"bench"), (b"user-agent", b"bench")])
+    request = {"type": "http.request", "body": b"", "more_body": False}
+
+    async def receive() -> Any:
+        return request
+
+    async def send(message: Any) -> None:
+        return None
+
+    async def drive(app: Any, n: int) -> float:
+        started = time.process_time()
+        for _ in range(n):
+            await app(dict(scope), receive, send)
+        handle.flush(30)  # the writer thread's share counts too
+        return (time.process_time() - started) / n * 1e6
+
+    apps = [bare, plain, logged]
+    runs: list[list[float]] = [[], [], []]
 
     async def run() -> None:
-        await _drive(plain, 1000)
-        await _drive(logged, 1000)
-        for _ in range(rounds):
-            a = await _drive(plain, requests)
-            b = await _drive(logged, requests)
-            handle.flush(30)
-            alone.append(a * 1e6)
-            added.append((b - a) * 1e6)
+        for app in apps:
+            await drive(app, 1000)
+        for i in range(rounds):
+            order = [(i + k) % 3 for k in range(3)]  # rotated, so noise hits all three alike
+            for k in order:
+                runs[k].append(await drive(apps[k], requests))
 
     try:
         asyncio.run(run())
     finally:
         handle.close()
-    return statistics.median(alone), statistics.median(added)
+    wrapper = [p - b for b, p in zip(runs[0], runs[1], strict=True)]
+    record = [lg - p for p, lg in zip(runs[1], runs[2], strict=True)]
+    return statistics.median(runs[0]), statistics.median(wrapper), statistics.median(record)
 
 
 def _machine() -> str:
@@ -351,8 +374,10 @@ def report(
     if inproc:
         lines += [
             "",
-            f"In process: the wrapper alone costs {inproc[0]:.1f} us per request; the JSON access "
-            f"record adds **{inproc[1]:.1f} us** (median of {args.inproc_rounds} interleaved rounds).",
+            f"In process (CPU time per request, writer thread included; median of {args.inproc_rounds} "
+            f"interleaved rounds): bare app {inproc[0]:.1f} us, the wrapper adds {inproc[1]:.1f} us, "
+            f"the JSON access record adds **{inproc[2]:.1f} us** on top "
+            f"({inproc[2] / inproc[1]:.2f}x the wrapper's own overhead).",
         ]
     return "\n".join(lines)
 
