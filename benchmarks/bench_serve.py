@@ -95,6 +95,7 @@ class Server:
     proc: subprocess.Popen[bytes]
     reader: subprocess.Popen[bytes] | None
     rps: dict[str, list[float]] = field(default_factory=dict)
+    cpu_us: dict[str, list[float]] = field(default_factory=dict)  #: server CPU per request
     ttfb_ms: list[float] = field(default_factory=list)
 
     @property
@@ -186,8 +187,14 @@ def start(name: str, output: str, scratch: Path, env: dict[str, str] | None = No
     return server
 
 
-def wrk(url: str, seconds: float, connections: int) -> float:
-    """Requests per second that wrk (one thread, pinned to core 1) reached."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url: str, seconds: float, connections: int) -> tuple[float, int]:
+    """(requests per second, requests) that wrk (one thread, pinned to core 1) reached."""
     done = subprocess.run(
         [*_pin(1), "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", url],
         capture_output=True,
@@ -195,9 +202,10 @@ def wrk(url: str, seconds: float, connections: int) -> float:
         check=False,
     )
     found = re.search(r"Requests/sec:\s+([\d.]+)", done.stdout)
-    if not found:
+    total = re.search(r"(\d+) requests in", done.stdout)
+    if not found or not total:
         raise SystemExit(f"wrk failed on {url}: {done.stdout}{done.stderr}")
-    return float(found.group(1))
+    return float(found.group(1)), int(total.group(1))
 
 
 def ttfb_ms(port: int, n: int) -> float:
@@ -226,14 +234,16 @@ def throughput(args: argparse.Namespace, scratch: Path) -> list[Server]:
     try:
         for server in servers:  # warm up: imports, route caches, first connections
             for path in ROUTES.values():
-                wrk(server.base + path, 1, args.connections)
+                wrk(server.base + path, 1, args.connections)  # result not kept
         for rnd in range(args.rounds):
             order = servers[rnd % len(servers) :] + servers[: rnd % len(servers)]
             for route, path in ROUTES.items():
                 for server in order:
-                    server.rps.setdefault(route, []).append(
-                        wrk(server.base + path, args.duration, args.connections)
-                    )
+                    cpu = cpu_seconds(server.proc.pid)
+                    rps, requests = wrk(server.base + path, args.duration, args.connections)
+                    cpu = cpu_seconds(server.proc.pid) - cpu
+                    server.rps.setdefault(route, []).append(rps)
+                    server.cpu_us.setdefault(route, []).append(cpu / max(requests, 1) * 1e6)
             for server in order:
                 server.ttfb_ms.append(ttfb_ms(server.port, args.ttfb_requests))
             print(f"  round {rnd + 1}/{args.rounds} done", file=sys.stderr, flush=True)
@@ -363,6 +373,7 @@ def report(
     args: argparse.Namespace,
 ) -> str:
     med = {(s.name, s.output, r): statistics.median(v) for s in servers for r, v in s.rps.items()}
+    cpu = {(s.name, s.output, r): statistics.median(v) for s in servers for r, v in s.cpu_us.items()}
     ttfb = {(s.name, s.output): statistics.median(s.ttfb_ms) for s in servers}
     versions = ", ".join(f"{p} {version(p)}" for p in ("uvicorn", "uvloop", "httptools", "starlette"))
     lines = [
@@ -383,6 +394,23 @@ def report(
                 on = med[("uvicorn, access log on", output, route)]
                 row += [f"{value:,.0f}", f"{value / off:.2f}", f"{value / on:.2f}"]
             row.append(f"{ttfb[(name, output)]:.2f}")
+            lines.append("| " + " | ".join(row) + " |")
+    lines += [
+        "",
+        "Server CPU time per request (from /proc, wrk's request count), which neighbours on a "
+        "shared machine disturb far less than requests per second; the ratio is uvicorn-with-access-log's "
+        "CPU per request over this server's, i.e. the throughput ratio of a CPU-bound server:",
+        "",
+        "| server | output | JSON us/req | vs uvicorn access log | stream us/req | vs uvicorn access log |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for output in OUTPUTS:
+        for name in SERVERS:
+            row = [name, "file" if output == "file" else "pipe (cat)"]
+            for route in ROUTES:
+                value = cpu[(name, output, route)]
+                on = cpu[("uvicorn, access log on", output, route)]
+                row += [f"{value:.0f}", f"{on / value:.2f}"]
             lines.append("| " + " | ".join(row) + " |")
     for name, samples in lag_ms.items():
         if not samples:
