@@ -9,16 +9,10 @@ from typing import Any
 
 from ...host.errors import UsageError
 from ...host.settings import ServeSettings, Slot
+from ..options import FLAG_KEYS
 from .errors import ConfigError
 from .loader import ResolvedConfig, load_config, resolve_config_path
 from .schema import MonitoringConfig
-
-#: ``robutler serve`` options of this plugin (``settings.plugin_options`` names) -> (key, flag).
-FLAG_KEYS: dict[str, tuple[str, str]] = {
-    "log_format": ("logging.format", "--log-format"),
-    "log_output": ("logging.output", "--log-output"),
-    "access_log": ("logging.access_log", "--access-log/--no-access-log"),
-}
 
 #: the configuration resolved for a run, once per process
 RESOLVED: Slot[ResolvedConfig] = Slot("monitoring.config")
@@ -34,6 +28,14 @@ def get_config(settings: ServeSettings) -> MonitoringConfig:
     except ConfigError as err:
         raise UsageError(err.report()) from None
     return RESOLVED.set(settings, resolved).config
+
+
+def get_resolved(settings: ServeSettings) -> ResolvedConfig:
+    """The resolved configuration of this run, with the source of every value."""
+    get_config(settings)
+    resolved = RESOLVED.get(settings)
+    assert resolved is not None  # get_config kept it or raised
+    return resolved
 
 
 def resolve(settings: ServeSettings, *, env: Mapping[str, str], cwd: Path) -> ResolvedConfig:

@@ -20,8 +20,9 @@ from pydantic import (
     model_validator,
 )
 
-LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
-_LEVEL_ALIASES = {"WARN": "WARNING", "FATAL": "CRITICAL"}
+from ...levels import LEVELS, normalize_level
+
+LOG_LEVELS = tuple(LEVELS)
 
 #: Alert event names and what triggers them.
 ALERT_EVENTS = {
@@ -36,11 +37,10 @@ _EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
 def _normalize_level(value: Any) -> Any:
     if isinstance(value, str):
-        upper = value.strip().upper()
-        upper = _LEVEL_ALIASES.get(upper, upper)
-        if upper not in LOG_LEVELS:
+        level = normalize_level(value)
+        if level is None:
             raise ValueError(f"unknown log level; expected one of {', '.join(LOG_LEVELS)}")
-        return upper
+        return level
     return value
 
 
@@ -127,6 +127,7 @@ class LoggingConfig(_Model):
         default=None, description="rotated files to keep: a count ('10 files') or an age ('7 days')"
     )
     access_log: bool = True
+    #: unless set, the monitoring endpoints wherever they are configured (see MonitoringConfig)
     access_log_skip_paths: tuple[UrlPath, ...] = (
         "/health",
         "/health/ready",
@@ -241,4 +242,18 @@ class MonitoringConfig(_Model):
             if path in seen:
                 raise ValueError(f"{key} {path!r} is already used by {seen[path]}")
             seen[path] = key
+        return self
+
+    @model_validator(mode="after")
+    def _skip_the_endpoints_where_they_are(self) -> MonitoringConfig:
+        # probes and scrapes stay out of the access log when an endpoint is moved
+        # (`metrics.endpoint: /prom`), unless the skip list was set explicitly
+        if "access_log_skip_paths" in self.logging.model_fields_set:
+            return self
+        hc = self.health_checks
+        paths = (hc.endpoint, hc.readiness_endpoint, hc.detailed_endpoint, self.metrics.endpoint)
+        if paths != self.logging.access_log_skip_paths:
+            logging = self.logging.model_copy(update={"access_log_skip_paths": paths})
+            logging.__pydantic_fields_set__.discard("access_log_skip_paths")  # still a default
+            object.__setattr__(self, "logging", logging)  # frozen: set once, while validating
         return self

@@ -1,9 +1,11 @@
-"""The access log: one record per finished request, written by the monitoring middleware.
+"""The access log: one record per finished request, from the end of each ``HttpRequest``.
 
 Replaces uvicorn's access log. In JSON format the line is built here, in one
 f-string with the same keys, order and masking as every other line (``entry.py``):
-no loguru record, no frame inspection, no intermediate dict. The only per-request
-work besides that is a deque append; the writer thread takes lines in batches.
+no loguru record, no frame inspection, no intermediate dict. The parts that only
+depend on method, path, route, status and outcome are masked and quoted once and
+cached. The only other per-request work is a deque append; the writer thread takes
+lines in batches.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import time
 from collections.abc import Iterable
 from json.encoder import encode_basestring_ascii as _quote
 
-from ..context import RequestRecord, agent_var
+from ...events import HttpRequest, Operation, current_operation
+from ..http.context import request_id_var
 from ..secrets import scrub_text
 from .entry import iso_utc
 from .sink import LEVEL_NUMBERS, LogSink
@@ -21,15 +24,19 @@ from .trace_ids import current_trace_ids
 ACCESS_LOGGER = "robutler.access"
 _INFO = LEVEL_NUMBERS["INFO"]
 _ERROR = LEVEL_NUMBERS["ERROR"]
-#: distinct (method, path, route, status) whose fixed line parts are kept
+#: distinct (method, path, route, status, outcome) whose fixed line parts are kept
 _MAX_CACHED = 4096
+
+_Key = tuple[str, str, str | None, int, str | None]
 
 
 class AccessLogger:
-    """A request listener writing ``GET /agents 200`` lines with the request's fields.
+    """Subscriber to the end of ``HttpRequest`` operations: ``GET /agents 200`` lines with their fields.
 
-    >>> # listener = AccessLogger(sink, skip_paths=("/health", "/metrics"))
-    >>> # listener(record)  # called by the middleware after each request
+    The line is at ERROR when the request failed: a 5xx, or an ``outcome`` of ``error``
+    (a stream that failed after its 200 status line).
+
+    >>> # rt.subscribe("http", on_end=AccessLogger(sink, skip_paths=("/health", "/metrics")))
     """
 
     __slots__ = ("_parts", "_write", "sink", "skip_paths")
@@ -38,69 +45,86 @@ class AccessLogger:
         self.sink = sink
         self.skip_paths = frozenset(skip_paths)
         self._write = sink.writer.write if sink.json else None
-        #: (method, path, route, status) -> the line's fixed parts, masked and quoted once
-        self._parts: dict[tuple[str, str, str, int], tuple[str, str]] = {}
+        #: the line's fixed parts per key, masked and quoted once: (is it an ERROR line, head, fields)
+        self._parts: dict[_Key, tuple[bool, str, str]] = {}
 
-    def __call__(self, record: RequestRecord) -> None:
+    def __call__(self, record: Operation) -> None:
         """Write the access line for ``record`` unless its path is skipped."""
+        assert isinstance(record, HttpRequest)
         if record.path in self.skip_paths:
             return
-        status = record.status
-        if (_ERROR if status >= 500 else _INFO) < self.sink.min_levelno:
-            return
-        if self._write is None:
-            self._emit_entry(record)
-            return
-        key = (record.method, record.path, record.route, status)
+        key = (record.method, record.path, record.route, record.status, record.outcome)
         parts = self._parts.get(key)
         if parts is None:
             parts = self._fixed_parts(key)
-        head, fields = parts
-        rid = record.request_id
+        error_line, head, fields = parts
+        if (_ERROR if error_line else _INFO) < self.sink.min_levelno:
+            return
+        if self._write is None:
+            self._emit_entry(record, error_line)
+            return
+        # the context keys exactly as build_entry finds them
+        op = current_operation()
+        rid = record.request_id or request_id_var.get()
+        if rid is None and op is not None:
+            rid = op.request_id
         context = "" if rid is None else ',"request_id":' + _quote(rid)
         trace_id, span_id = current_trace_ids()
         if trace_id is not None:
             context += f',"trace_id":"{trace_id}","span_id":"{span_id}"'
-        agent = agent_var.get()
+        agent = op.agent if op is not None else None
         if agent is not None:
             context += ',"agent":' + _quote(agent)
         ttfb = record.ttfb_s
         client = record.client
-        error = record.error
-        tail = "}\n" if error is None else ',"error":' + _quote(type(error).__name__) + "}\n"
+        error = _error_name(record)
+        tail = "}\n" if error is None else ',"error":' + _quote(error) + "}\n"
         self._write(
             f'{{"timestamp":"{iso_utc(time.time())}{head}{context}{fields}'
-            f',"duration_ms":{record.duration_s * 1000:.3f}'
+            f',"duration_ms":{(record.duration_s or 0.0) * 1000:.3f}'
             f',"ttfb_ms":{"null" if ttfb is None else f"{ttfb * 1000:.3f}"}'
             f',"client":{"null" if client is None else _quote(client)}{tail}'
         )
 
-    def _fixed_parts(self, key: tuple[str, str, str, int]) -> tuple[str, str]:
-        method, path, route, status = key
+    def _fixed_parts(self, key: _Key) -> tuple[bool, str, str]:
+        method, path, route, status, outcome = key
         method, path = scrub_text(method), scrub_text(path)
-        level = "ERROR" if status >= 500 else "INFO"
+        error_line = status >= 500 or outcome == "error"
         head = (
-            f'","level":"{level}","logger":"{ACCESS_LOGGER}","message":{_quote(f"{method} {path} {status}")}'
+            f'","level":"{"ERROR" if error_line else "INFO"}","logger":"{ACCESS_LOGGER}"'
+            f',"message":{_quote(f"{method} {path} {status}")}'
         )
-        fields = f',"method":{_quote(method)},"path":{_quote(path)},"route":{_quote(route)},"status":{status}'
+        fields = (
+            f',"method":{_quote(method)},"path":{_quote(path)}'
+            f',"route":{"null" if route is None else _quote(route)},"status":{status}'
+            f',"outcome":{"null" if outcome is None else _quote(outcome)}'
+        )
         if len(self._parts) >= _MAX_CACHED:
             self._parts.clear()  # a path scan: start over rather than grow
-        self._parts[key] = (head, fields)
-        return head, fields
+        self._parts[key] = (error_line, head, fields)
+        return error_line, head, fields
 
-    def _emit_entry(self, record: RequestRecord) -> None:
+    def _emit_entry(self, record: HttpRequest, error_line: bool) -> None:
         # console format: the generic path (people read it; it need not be fast)
         fields = {
             "method": record.method,
             "path": record.path,
             "route": record.route,
             "status": record.status,
-            "duration_ms": round(record.duration_s * 1000, 3),
+            "outcome": record.outcome,
+            "duration_ms": round((record.duration_s or 0.0) * 1000, 3),
             "ttfb_ms": None if record.ttfb_s is None else round(record.ttfb_s * 1000, 3),
             "client": record.client,
         }
-        if record.error is not None:
-            fields["error"] = type(record.error).__name__
-        level = "ERROR" if record.status >= 500 else "INFO"
+        error = _error_name(record)
+        if error is not None:
+            fields["error"] = error
+        level = "ERROR" if error_line else "INFO"
         message = f"{record.method} {record.path} {record.status}"
         self.sink.emit(level, ACCESS_LOGGER, message, fields, request_id=record.request_id)
+
+
+def _error_name(record: HttpRequest) -> str | None:
+    if record.error is not None:
+        return type(record.error).__name__
+    return record.inner_error

@@ -1,16 +1,14 @@
 """Request ids bound to every line of a request (concurrent, streaming), and the access record.
 
-A tiny stand-in for the monitoring middleware sets the request id the way
-``plugin/middleware.py`` does; the end-to-end tests in ``test_serve_logs.py``
-cover the real one.
+The monitoring middleware runs with only the access log subscribed to its bus; the
+end-to-end tests in ``test_serve_logs.py`` cover the whole plugin.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import httpx
 from starlette.applications import Starlette
@@ -19,58 +17,17 @@ from starlette.responses import PlainTextResponse, StreamingResponse
 from starlette.routing import Route
 
 from robutler_monitoring import get_logger
+from robutler_monitoring.events import EventBus, HttpRequest
 from robutler_monitoring.host.settings import ServeSettings
-from robutler_monitoring.host.types import ASGIApp, Message, Receive, Scope, Send
+from robutler_monitoring.host.types import ASGIApp
 from robutler_monitoring.plugin.config.schema import MonitoringConfig
-from robutler_monitoring.plugin.context import (
-    RequestRecord,
-    new_request_id,
-    request_id_var,
-    sanitize_request_id,
-)
-from robutler_monitoring.plugin.logging import hooks
+from robutler_monitoring.plugin.http.middleware import MonitoringMiddleware
 from robutler_monitoring.plugin.logging.access import AccessLogger
+from robutler_monitoring.plugin.logging.concern import LoggingConcern
+from robutler_monitoring.plugin.runtime import Runtime
 from tests.support.servers import run_asgi
 
 from .support import Captured, captured
-
-
-class RequestIdStandIn:
-    """Sets ``request_id_var`` for the whole response and calls the listeners after it."""
-
-    def __init__(self, app: ASGIApp, listeners: list[Callable[[RequestRecord], None]]) -> None:
-        self.app = app
-        self.listeners = listeners
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        incoming = dict(scope["headers"]).get(b"x-request-id")
-        rid = sanitize_request_id(incoming) or new_request_id()
-        token = request_id_var.set(rid)
-        started = time.perf_counter()
-        status = 500
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            request_id_var.reset(token)
-            client = scope.get("client")
-            record = RequestRecord(
-                method=scope["method"], path=scope["path"], route=scope["path"], status=status,
-                duration_s=time.perf_counter() - started, ttfb_s=None,
-                client=f"{client[0]}:{client[1]}" if client else None, request_id=rid,
-            )  # fmt: skip
-            for listener in self.listeners:
-                listener(record)
 
 
 async def work(request: Request) -> PlainTextResponse:
@@ -95,7 +52,9 @@ async def stream(request: Request) -> StreamingResponse:
 
 def _app(logs: Captured, **access: object) -> ASGIApp:
     inner = Starlette(routes=[Route("/work/{job}", work), Route("/stream", stream), Route("/health", work)])
-    return RequestIdStandIn(inner, [AccessLogger(logs.handle.sink, **access)])  # type: ignore[arg-type]
+    bus = EventBus()
+    bus.subscribe("http", on_end=AccessLogger(logs.handle.sink, **access))  # type: ignore[arg-type]
+    return MonitoringMiddleware(inner, bus=bus)
 
 
 def test_concurrent_requests_each_see_their_own_id(logs: Captured) -> None:
@@ -146,18 +105,25 @@ def test_access_record_fields_and_skipped_paths(logs: Captured) -> None:
     first = access[0]
     assert first["message"] == "GET /work/a 200"
     assert first["request_id"] == "acc-1"
-    assert (first["method"], first["status"], first["route"]) == ("GET", 200, "/work/a")
+    assert (first["method"], first["status"], first["route"]) == ("GET", 200, "/work/{job}")
+    assert first["outcome"] == "success"
     assert first["duration_ms"] > 0 and first["client"].startswith("127.0.0.1:")
     assert list(first)[:5] == ["timestamp", "level", "logger", "message", "request_id"]
     assert access[1]["status"] == 404
 
 
-def test_access_log_level_follows_status() -> None:
+def test_access_log_level_follows_status_and_outcome() -> None:
     with captured(level="INFO") as logs:
-        listener = AccessLogger(logs.handle.sink)
-        for status in (200, 503):
-            listener(RequestRecord("POST", "/a", "/a", status, 0.01, 0.001, None, "r"))
-        assert [e["level"] for e in logs.entries()] == ["INFO", "ERROR"]
+        bus = EventBus()
+        bus.subscribe("http", on_end=AccessLogger(logs.handle.sink))
+        for status, inner_error in ((200, None), (503, None), (200, "DemoAgentError")):
+            op = HttpRequest("POST", "/a", request_id="r", bus=bus).begin()
+            op.status, op.route, op.inner_error = status, "/a", inner_error
+            op.end(outcome="error" if status >= 500 or inner_error else "success")
+        entries = logs.entries()
+        assert [e["level"] for e in entries] == ["INFO", "ERROR", "ERROR"]
+        assert [e["outcome"] for e in entries] == ["success", "error", "error"]
+        assert entries[2]["status"] == 200 and entries[2]["error"] == "DemoAgentError"
 
 
 def test_access_log_can_be_turned_off() -> None:
@@ -165,8 +131,10 @@ def test_access_log_can_be_turned_off() -> None:
     on = MonitoringConfig.model_validate({"logging": {"output": "stderr"}})
     off = MonitoringConfig.model_validate({"logging": {"access_log": False}})
     try:
-        assert len(hooks.request_listeners(on, settings)) == 1
-        assert hooks.request_listeners(off, settings) == []
+        for cfg, subscribed in ((on, True), (off, False)):
+            rt = Runtime(settings, cfg, bus=EventBus(), concerns=[LoggingConcern])
+            rt.concerns[0].subscribe(rt)
+            assert rt.bus.has_subscribers("http") is subscribed
     finally:
         from robutler_monitoring.plugin.logging.setup import process_handle
 
@@ -175,36 +143,36 @@ def test_access_log_can_be_turned_off() -> None:
         handle.close()
 
 
-def _generic_line(logs: Captured, record: RequestRecord) -> dict[str, object]:
-    """The access record as the generic path (``LogSink.emit``: build_entry + to_json) writes it."""
-    listener = AccessLogger(logs.handle.sink)
-    listener._write = None  # the console-format path, which goes through build_entry
-    listener(record)
-    return logs.entries()[-1]
+def _end(bus: EventBus, path: str, status: int, outcome: str, **attrs: object) -> None:
+    op = HttpRequest("GET", path, request_id=f"rid-{status}", bus=bus).begin()
+    op.status = status
+    op.peer = ("127.0.0.1", 5000)
+    for name, value in attrs.items():
+        setattr(op, name, value)
+    error = attrs.pop("error", None)
+    op.end(outcome=outcome, error=error)  # type: ignore[arg-type]
 
 
 def test_the_fast_json_line_is_the_generic_entry() -> None:
-    from robutler_monitoring.plugin.context import agent_var
-
-    records = [
-        RequestRecord("GET", "/agents", "/agents", 200, 0.0012345, 0.001, "127.0.0.1:5000", "rid-1"),
-        RequestRecord("POST", "/x", "/x", 503, 1.0, None, None, "rid-2", error=ValueError("boom")),
-        RequestRecord("GET", '/caf\u00e9/"q"\n', "/{p}", 404, 0.0, 0.0, "[::1]:8", "rid-3"),
-        RequestRecord("GET", "/reset/token=s3cr3t", "/reset/{t}", 200, 0.2, 0.1, "10.0.0.1:1", "rid-4"),
-    ]
-    token = agent_var.set("assistant")
-    try:
-        for record in records:
-            with captured(level="DEBUG") as fast:
-                AccessLogger(fast.handle.sink)(record)
-                line = fast.text()
-                got = fast.entries()[-1]
-            with captured(level="DEBUG") as slow:
-                want = _generic_line(slow, record)
-            assert line.count("\n") == 1 and line.endswith("\n")
-            assert list(got) == list(want)
-            got.pop("timestamp"), want.pop("timestamp")
-            assert got == want
-    finally:
-        agent_var.reset(token)
-    assert "s3cr3t" not in line and got["path"] == "/reset/token=***"
+    # the JSON access line is built by hand for speed: it must be exactly what the
+    # generic entry (build_entry + to_json, the console format's path) would write
+    with captured(level="DEBUG") as fast, captured(level="DEBUG") as slow:
+        generic = AccessLogger(slow.handle.sink)
+        generic._write = None  # the console format's path: build_entry
+        bus = EventBus()
+        bus.subscribe("http", on_end=AccessLogger(fast.handle.sink))
+        bus.subscribe("http", on_end=generic)
+        _end(bus, "/agents", 200, "success", route="/agents", ttfb_s=0.0012345)
+        _end(bus, "/x", 503, "error", route="/x", error=ValueError("boom"))
+        _end(bus, '/caf\u00e9/"q"\n', 404, "success", route=None, peer=None)
+        _end(bus, "/reset/token=s3cr3t", 200, "error", route="/reset/{t}", inner_error="DemoAgentError")
+        got, want = fast.entries(), slow.entries()
+        lines = fast.text()
+    assert len(got) == len(want) == 4
+    assert len(lines.splitlines()) == 4
+    for mine, theirs in zip(got, want, strict=True):
+        assert list(mine) == list(theirs)
+        mine.pop("timestamp"), theirs.pop("timestamp")
+        assert mine == theirs
+    assert "s3cr3t" not in lines and got[3]["path"] == "/reset/token=***"
+    assert [e["level"] for e in got] == ["INFO", "ERROR", "INFO", "ERROR"]
