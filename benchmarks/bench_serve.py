@@ -285,24 +285,48 @@ def in_process(rounds: int, requests: int) -> dict[str, float]:
 
     CPU time of the whole process (the writer thread included), not wall time: on a
     shared machine, wall time mostly measures the neighbours. Parts: the bare app; the
-    wrapper (metrics, request id, endpoints); calling a request listener (the
-    ``RequestRecord``); building the JSON access line; handing it to the writer thread,
+    wrapper (metrics, request id, endpoints); one more subscriber to the end of each
+    request on the event bus; building the JSON access line; handing it to the writer thread,
     which writes it to /dev/null.
     """
     from prometheus_client import CollectorRegistry
 
     from benchmarks.bench_middleware import _scope, make_app
-    from robutler_monitoring.plugin.config.schema import LoggingConfig
+    from robutler_monitoring.events import EventBus
+    from robutler_monitoring.host.settings import ServeSettings
+    from robutler_monitoring.plugin.config.schema import LoggingConfig, MonitoringConfig
     from robutler_monitoring.plugin.logging.access import AccessLogger
     from robutler_monitoring.plugin.logging.setup import configure_logging
-    from robutler_monitoring.plugin.middleware import MonitoringMiddleware
+    from robutler_monitoring.plugin.runtime import Runtime
 
     handle = configure_logging(LoggingConfig(output=os.devnull), route_stdlib=False)
     build_only = AccessLogger(handle.sink)
     build_only._write = lambda line: None  # built, then dropped
 
     def wrapped(*listeners: Any) -> Any:
-        return MonitoringMiddleware(make_app(), registry=CollectorRegistry(), listeners=listeners)
+        # the app wrapped as the plugin wraps it (metrics and HTTP concerns), plus listeners
+        # on the end of each request, as the logging concern subscribes its access log
+        concerns = [
+            "robutler_monitoring.plugin.metrics.concern:MetricsConcern",
+            "robutler_monitoring.plugin.http.concern:HttpConcern",
+        ]
+        rt = Runtime(
+            ServeSettings(),
+            MonitoringConfig(),
+            bus=EventBus(),
+            registry=CollectorRegistry(),
+            concerns=concerns,
+        )
+        app: Any = make_app()
+        for concern in rt.concerns:
+            concern.subscribe(rt)
+        for listener in listeners:
+            rt.bus.subscribe("http", on_end=listener)
+        for concern in rt.concerns:
+            rt.endpoints.extend(concern.endpoints(rt))
+        for concern in rt.concerns:
+            app = concern.wrap(app, rt)
+        return app
 
     apps = [
         make_app(),
@@ -348,7 +372,7 @@ def in_process(rounds: int, requests: int) -> dict[str, float]:
     return {
         "bare app": statistics.median(runs[0]),
         "wrapper: metrics, request id, endpoints": step(0, 1),
-        "calling a request listener (RequestRecord)": step(1, 2),
+        "an end-of-request subscriber (the event bus call)": step(1, 2),
         "building the JSON access line": step(2, 3),
         "queue and writer thread (to /dev/null)": step(3, 4),
         "access record over the wrapper alone": step(1, 4),
