@@ -65,10 +65,13 @@ class MonitoringMiddleware:
         op.peer = scope.get("client")
         app = self.app
         root_path = scope.get("root_path", "")
-        endpoint = self._endpoints.get(route_path(scope)) if self._endpoints else None
+        endpoint = None
+        if self._endpoints:
+            router_path = route_path(scope) if root_path else scope["path"]
+            endpoint = self._endpoints.get(router_path)
         if endpoint is not None:
             app = endpoint
-            op.route = route_path(scope)
+            op.route = router_path
         else:
             op.route = self._routes.prematch(scope, method)
         prematched = op.route
