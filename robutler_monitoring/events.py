@@ -582,8 +582,7 @@ def llm_call(
 
 def _backdate(op: Operation, duration_s: float | None) -> None:
     if duration_s is not None and duration_s > 0:
-        op.start -= duration_s
-        op.start_ns -= int(duration_s * 1e9)
+        op.start -= duration_s  # start_ns, derived from start when read, follows
 
 
 def record_llm_call(
