@@ -302,6 +302,8 @@ class HttpRequest(Operation):
         self.error = None
         self.error_type = None
         self.state = {}
+        self.trace_id = None
+        self.span_id = None
         if bus is None:
             bus = parent._bus if parent is not None else _default_bus
         self._bus = bus

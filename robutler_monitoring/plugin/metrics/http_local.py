@@ -159,8 +159,12 @@ class LocalHttpMetrics:
             timings = self._timings[(method, route)] = (_Histogram(), _Histogram())
         duration = op.duration_s or 0.0
         hist = timings[0]
-        hist.buckets[bisect_left(_BOUNDS, duration)] += 1
-        hist.sum += duration
+        trace_id = op.trace_id
+        if trace_id is None:
+            hist.buckets[bisect_left(_BOUNDS, duration)] += 1
+            hist.sum += duration
+        else:
+            hist.observe(duration, trace_id)  # a traced request leaves an exemplar
         ttfb = op.ttfb_s
         if ttfb is not None:
             hist = timings[1]
