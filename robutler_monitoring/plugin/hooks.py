@@ -15,6 +15,7 @@ import typer
 from ..host.hookspecs import hookimpl
 from ..host.settings import ServeSettings
 from ..host.types import ASGIApp
+from .alerts import hooks as alerts_hooks
 from .config.runtime import get_config
 from .logging import hooks as logging_hooks
 from .metrics import hooks as metrics_hooks
@@ -83,6 +84,7 @@ def robutler_asgi_wrapper(app: ASGIApp, settings: ServeSettings) -> ASGIApp | No
         return None
     logging_hooks.resweep(cfg, settings)  # TARGET was just imported: undo its logging set-up
     listeners = logging_hooks.request_listeners(cfg, settings)
+    app = alerts_hooks.wrap(app, cfg, settings)
     return metrics_hooks.wrap(app, cfg, settings, listeners)
 
 
@@ -93,6 +95,7 @@ async def robutler_startup(settings: ServeSettings) -> None:
     if cfg.enabled:
         logging_hooks.resweep(cfg, settings)
         await metrics_hooks.startup(cfg, settings)
+        await alerts_hooks.startup(cfg, settings)
 
 
 @hookimpl
@@ -108,5 +111,6 @@ async def robutler_shutdown(settings: ServeSettings) -> None:
     """Drain, stop collectors, flush logs."""
     cfg = get_config(settings)
     if cfg.enabled:
+        await alerts_hooks.shutdown(cfg, settings)
         await metrics_hooks.shutdown(cfg, settings)
         await logging_hooks.shutdown(cfg, settings)

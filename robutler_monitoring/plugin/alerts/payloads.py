@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from email.policy import SMTP
 from email.utils import formatdate, make_msgid
 from typing import Any
 
@@ -17,6 +18,8 @@ from ..config.schema import format_duration
 from .engine import Notification
 from .rules import Rule
 
+# Long subjects stay on one line (RFC 5322 allows 998); the default 78 folds them oddly.
+_MAIL_POLICY = SMTP.clone(max_line_length=998)
 #: Alertmanager's "zero" time: what endsAt is while an alert fires.
 _ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -203,7 +206,7 @@ def email_message(
     n: Notification, ctx: AlertContext, *, sender: str, recipients: tuple[str, ...], test: bool = False
 ) -> EmailMessage:
     """The e-mail for one notification."""
-    msg = EmailMessage()
+    msg = EmailMessage(policy=_MAIL_POLICY)
     msg["Subject"] = subject(n, ctx, test=test)
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)

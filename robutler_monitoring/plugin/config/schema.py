@@ -132,6 +132,7 @@ class LoggingConfig(_Model):
         "/health/ready",
         "/health/detailed",
         "/metrics",
+        "/alerts",
     )
     queue_size: int = Field(default=10000, ge=100, le=10_000_000)
 
