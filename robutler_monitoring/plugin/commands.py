@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 
 from ..host.plugins import disabled_plugins
+from .alerts.cli import alerts_app
 from .config.errors import ConfigError
 from .config.loader import ResolvedConfig, file_label, load_config, resolve_config_path
 from .config.runtime import known_sections
@@ -24,6 +25,7 @@ from .config.show import render_json, render_table, render_yaml
 monitor_app = typer.Typer(help="Monitoring: configuration, status, metrics.", no_args_is_help=True)
 config_app = typer.Typer(help="Show and check the monitoring configuration.", no_args_is_help=True)
 monitor_app.add_typer(config_app, name="config")
+monitor_app.add_typer(alerts_app, name="alerts")
 
 USAGE_EXIT = 2
 
