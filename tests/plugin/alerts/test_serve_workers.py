@@ -39,9 +39,13 @@ def test_four_workers_notify_each_change_exactly_once_over_three_incidents(tmp_p
             for incident in range(1, 4):
                 # one keep-alive connection: every request of the incident goes to one worker
                 with httpx.Client(base_url=server.base_url) as client:
-                    _until(client, "!error", 500, lambda n=incident: _statuses(rx.received).count("firing") >= n)
+                    _until(
+                        client, "!error", 500, lambda n=incident: _statuses(rx.received).count("firing") >= n
+                    )
                 with httpx.Client(base_url=server.base_url) as client:
-                    _until(client, "hi", 200, lambda n=incident: _statuses(rx.received).count("resolved") >= n)
+                    _until(
+                        client, "hi", 200, lambda n=incident: _statuses(rx.received).count("resolved") >= n
+                    )
                 time.sleep(1.5)  # six evaluation intervals: a duplicate from another worker would show now
                 assert _statuses(rx.received) == ["firing", "resolved"] * incident
             starts = [r.body["started_at"] for r in rx.received]
