@@ -1,4 +1,4 @@
-"""Failing channels never slow requests: one refuses connections, one hangs; the healthy one still gets its notice."""
+"""Failing channels never slow requests (one refuses, one hangs); the healthy one still gets its notice."""
 
 from __future__ import annotations
 
