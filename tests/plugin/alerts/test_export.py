@@ -1,4 +1,4 @@
-"""The exported Prometheus rules: promtool accepts them; they fire and resolve where the in-process ones do."""
+"""The exported Prometheus rules: promtool accepts them; they fire and resolve as the in-process ones do."""
 
 from __future__ import annotations
 
