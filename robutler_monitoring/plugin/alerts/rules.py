@@ -189,8 +189,8 @@ def build_plan(cfg: AlertsConfig, *, instance: str, service: str) -> AlertPlan:
             tuple(
                 Subscription(
                     names[key],
-                    conf.repeat_interval or cfg.repeat_interval,
-                    cfg.send_resolved if conf.send_resolved is None else conf.send_resolved,
+                    _repeat(kind, conf.repeat_interval or cfg.repeat_interval),
+                    True if kind == "alertmanager" else _or(conf.send_resolved, cfg.send_resolved),
                 )
                 for key in keys
             ),
@@ -199,6 +199,19 @@ def build_plan(cfg: AlertsConfig, *, instance: str, service: str) -> AlertPlan:
     )
     interval = min((r.interval for r in rules), default=cfg.evaluation_interval)
     return AlertPlan(rules, channels, interval)
+
+
+#: Alertmanager forgets an alert not re-posted within its resolve_timeout (5 min by default);
+#: Prometheus re-posts firing alerts every minute, and so does this package.
+ALERTMANAGER_RESEND = 60.0
+
+
+def _repeat(kind: ChannelKind, repeat: float) -> float:
+    return min(repeat, ALERTMANAGER_RESEND) if kind == "alertmanager" else repeat
+
+
+def _or(value: bool | None, default: bool) -> bool:
+    return default if value is None else value
 
 
 def _rule_for(

@@ -75,3 +75,13 @@ def test_apprise_channel_is_shown_through_apprise_privacy() -> None:
     plan = _plan(webhooks=[{"url": f"tgram://{token}/12345"}])
     [channel] = plan.channels
     assert channel.kind == "apprise" and token not in channel.shown
+
+
+def test_alertmanager_gets_firing_alerts_re_posted_every_minute_and_resolutions() -> None:
+    plan = _plan(
+        repeat_interval="4h",
+        send_resolved=False,
+        alertmanager=[{"url": "http://127.0.0.1:9093", "events": ["error"]}],
+    )
+    [sub] = plan.channels[0].subscriptions
+    assert (sub.repeat_interval, sub.send_resolved) == (60.0, True)
