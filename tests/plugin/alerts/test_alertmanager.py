@@ -77,44 +77,41 @@ def _fail_on(bases: list[str], text: str, status: int) -> None:
 
 
 def test_two_servers_firing_one_rule_give_one_grouped_notification(tmp_path: Path) -> None:
-    with webhook_receiver() as rx:
-        with alertmanager(tmp_path, rx) as am_url:
-            servers = []
-            with contextlib.ExitStack() as stack:
-                for name in ("a", "b"):
-                    folder = tmp_path / name
-                    folder.mkdir()
-                    alerts = {"alertmanager": [{"url": am_url, "events": ["error"]}], "webhooks": []}
-                    path = _config(folder, alerts)
-                    servers.append(
-                        stack.enter_context(
-                            robutler_serve(tmp_path=folder, env={"ROBUTLER_CONFIG": str(path)})
-                        )
-                    )
-                bases = [s.base_url for s in servers]
-                deadline = time.monotonic() + 60
-                while not rx.received:
-                    _fail_on(bases, "!error", 500)
-                    assert time.monotonic() < deadline, "Alertmanager never notified"
-                api = httpx.get(am_url + "/api/v2/alerts", timeout=10).json()
-                time.sleep(1)
-                firing = [r.body for r in rx.received]
-                while not any(b["status"] == "resolved" for b in (r.body for r in rx.received)):
-                    _fail_on(bases, "ok", 200)
-                    time.sleep(0.05)
-                    assert time.monotonic() < deadline + 60, (
-                        "the resolution never reached Alertmanager's receiver"
-                    )
-                resolved_api = httpx.get(
-                    am_url + "/api/v2/alerts",
-                    params={
-                        "active": "false",
-                        "inhibited": "false",
-                        "silenced": "false",
-                        "unprocessed": "false",
-                    },
-                    timeout=10,
-                ).json()
+    with webhook_receiver() as rx, alertmanager(tmp_path, rx) as am_url:
+        servers = []
+        with contextlib.ExitStack() as stack:
+            for name in ("a", "b"):
+                folder = tmp_path / name
+                folder.mkdir()
+                alerts = {"alertmanager": [{"url": am_url, "events": ["error"]}], "webhooks": []}
+                path = _config(folder, alerts)
+                servers.append(
+                    stack.enter_context(robutler_serve(tmp_path=folder, env={"ROBUTLER_CONFIG": str(path)}))
+                )
+            bases = [s.base_url for s in servers]
+            deadline = time.monotonic() + 60
+            while not rx.received:
+                _fail_on(bases, "!error", 500)
+                assert time.monotonic() < deadline, "Alertmanager never notified"
+            api = httpx.get(am_url + "/api/v2/alerts", timeout=10).json()
+            time.sleep(1)
+            firing = [r.body for r in rx.received]
+            while not any(b["status"] == "resolved" for b in (r.body for r in rx.received)):
+                _fail_on(bases, "ok", 200)
+                time.sleep(0.05)
+                assert time.monotonic() < deadline + 60, (
+                    "the resolution never reached Alertmanager's receiver"
+                )
+            resolved_api = httpx.get(
+                am_url + "/api/v2/alerts",
+                params={
+                    "active": "false",
+                    "inhibited": "false",
+                    "silenced": "false",
+                    "unprocessed": "false",
+                },
+                timeout=10,
+            ).json()
 
     instances = {b.removeprefix("http://") for b in bases}
     [first] = firing
