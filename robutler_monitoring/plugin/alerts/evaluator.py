@@ -48,6 +48,7 @@ class Evaluator:
         queue_size: int = 1000,
         shutdown_timeout: float = 5.0,
         clock: Callable[[], float] = time.time,
+        dispatcher_factory: Callable[[Evaluator], Dispatcher] | None = None,
     ) -> None:
         self.plan = plan
         self.ctx = ctx
@@ -57,14 +58,15 @@ class Evaluator:
         self.lock = EvaluatorLock(paths.lock)
         self.dispatcher: Dispatcher | None = None
         self._registry_source = registry_source
-        self._metrics = metrics
+        self.metrics = metrics
         self._health = health
         self._skip = skip_routes
-        self._queue_size = queue_size
+        self.queue_size = queue_size
         self._shutdown_timeout = shutdown_timeout
         self._clock = clock
         self._task: asyncio.Task[None] | None = None
         self._last_eval: dict[str, float] = {}
+        self._dispatcher_factory = dispatcher_factory or _channel_dispatcher
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -111,7 +113,7 @@ class Evaluator:
         assert self.dispatcher is not None
         self.dispatcher.send(notifications)
         for name, st in self.engine.states.items():
-            self._metrics.set_state(name, st.state)
+            self.metrics.set_state(name, st.state)
         await asyncio.to_thread(self._save)
         return True
 
@@ -156,19 +158,7 @@ class Evaluator:
                     samples.append((float(t), Counts.from_json(raw)))
             self.history = History(self.history.keep, samples)
         if self.dispatcher is None:
-            self.dispatcher = Dispatcher(
-                [
-                    ChannelWorker(
-                        channel,
-                        make_sender(channel, self.ctx),
-                        queue_size=self._queue_size,
-                        retries=channel.config.retries,
-                        on_failed=self.engine.delivery_failed,
-                        on_outcome=self._metrics.notified,
-                    )
-                    for channel in self.plan.channels
-                ]
-            )
+            self.dispatcher = self._dispatcher_factory(self)
         logger.info("alerts: this process evaluates the rules ({} rule(s))", len(self.plan.rules))
 
     def snapshot(self) -> dict[str, Any]:
@@ -184,3 +174,20 @@ class Evaluator:
 
     def _save(self) -> None:
         write_json(self.paths.state, self.snapshot())
+
+
+def _channel_dispatcher(ev: Evaluator) -> Dispatcher:
+    """One delivery thread per channel, failures reported back to the engine."""
+    return Dispatcher(
+        [
+            ChannelWorker(
+                channel,
+                make_sender(channel, ev.ctx),
+                queue_size=ev.queue_size,
+                retries=channel.config.retries,
+                on_failed=ev.engine.delivery_failed,
+                on_outcome=ev.metrics.notified,
+            )
+            for channel in ev.plan.channels
+        ]
+    )
