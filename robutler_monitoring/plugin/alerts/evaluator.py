@@ -23,7 +23,7 @@ from .delivery import ChannelWorker, Dispatcher
 from .engine import Engine, Observation
 from .metrics import AlertMetrics
 from .payloads import AlertContext
-from .rules import AlertPlan
+from .rules import AlertPlan, Rule
 from .senders import make_sender
 from .state import EvaluatorLock, StatePaths, read_json, read_silences, write_json
 from .window import Counts, History, error_ratio, p95_ms, read_counts
@@ -133,6 +133,8 @@ class Evaluator:
                 if health_status is None:
                     health_status = await self._health()
                 out[rule.name] = Observation(health_status == "fail", 1.0 if health_status == "fail" else 0.0)
+            elif rule.kind == "burn":
+                out[rule.name] = self._burn(rule, now)
             else:
                 grown = self.history.increase(now, rule.window)
                 if rule.kind == "error":
@@ -145,6 +147,17 @@ class Evaluator:
                     out[rule.name] = Observation(value is not None and value > rule.threshold, value)
             self._last_eval[rule.name] = now
         return out
+
+    def _burn(self, rule: Rule, now: float) -> Observation:
+        """Both windows burn the error budget faster than ``rule.threshold`` times."""
+        budget = 1.0 - rule.objective
+        assert rule.threshold is not None
+        long = error_ratio(self.history.increase(now, rule.window), rule.min_requests)
+        short = error_ratio(self.history.increase(now, rule.short_window), rule.min_requests)
+        if long is None or short is None:
+            return Observation(False, None if long is None else long / budget)
+        limit = rule.threshold * budget
+        return Observation(long > limit and short > limit, long / budget)
 
     # --- the state file ------------------------------------------------------------------------
 

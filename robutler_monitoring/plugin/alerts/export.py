@@ -46,6 +46,19 @@ def rule_expr(rule: Rule, skip: tuple[str, ...]) -> str | None:
         failed_selector = _selector(routes, _FAILED)
         failed = f"sum by ({_BY}) (increase({REQUESTS}{failed_selector}[{window}]))"
         return f"({failed} / {total}) > {rule.threshold:g}\nand\n{total} >= {rule.min_requests}"
+    if rule.kind == "burn":
+        assert rule.threshold is not None
+        limit = f"{rule.threshold * (1 - rule.objective):.6g}"
+
+        def ratio(window: str) -> str:
+            failed = f"sum by ({_BY}) (increase({REQUESTS}{_selector(routes, _FAILED)}[{window}]))"
+            total = f"sum by ({_BY}) (increase({REQUESTS}{_selector(routes)}[{window}]))"
+            return f"({failed} / {total})"
+
+        long, short = format_duration(rule.window), format_duration(rule.short_window)
+        total_short = f"sum by ({_BY}) (increase({REQUESTS}{_selector(routes)}[{short}]))"
+        enough = f"{total_short} >= {rule.min_requests}"
+        return f"{ratio(long)} > {limit}\nand\n{ratio(short)} > {limit}\nand\n{enough}"
     if rule.kind == "latency":
         assert rule.threshold is not None
         buckets = f"sum by ({_BY}, le) (rate({TTFB_BUCKET}{_selector(routes)}[{window}]))"
@@ -60,7 +73,11 @@ def _rule_doc(rule: Rule, skip: tuple[str, ...]) -> dict[str, Any] | None:
     if expr is None:
         return None
     where = "on {{ $labels.instance }}"
-    if rule.kind == "error":
+    if rule.kind == "burn":
+        budget = 1 - rule.objective
+        value = "{{ $value | humanizePercentage }}"
+        summary = f"error ratio {value} burns the {budget:.3g} budget > {rule.threshold:g}x {where}"
+    elif rule.kind == "error":
         summary = f"error rate {{{{ $value | humanizePercentage }}}} > {rule.threshold_text()} {where}"
     else:
         summary = f'p95 response time {{{{ $value | printf "%.0f" }}}} ms > {rule.threshold_text()} {where}'
@@ -69,6 +86,13 @@ def _rule_doc(rule: Rule, skip: tuple[str, ...]) -> dict[str, Any] | None:
     if rule.for_:
         doc["for"] = format_duration(rule.for_)
     doc["labels"] = {"severity": rule.severity, "event": rule.event}
+    if rule.kind == "burn":
+        windows = f"{format_duration(rule.window)} and {format_duration(rule.short_window)}"
+        condition = (
+            f"error budget of the {rule.objective:.6g} availability objective burning > {rule.threshold:g}x"
+        )
+        doc["annotations"] = {"summary": summary, "description": f"{rule.name}: {condition} over {windows}"}
+        return doc
     doc["annotations"] = {
         "summary": summary,
         "description": f"{rule.name}: {condition} over {format_duration(rule.window)}",
@@ -78,7 +102,7 @@ def _rule_doc(rule: Rule, skip: tuple[str, ...]) -> dict[str, Any] | None:
 
 def rule_groups(plan: AlertPlan, skip: tuple[str, ...]) -> dict[str, Any]:
     """A Prometheus rules file (``groups:``) for the plan's rules."""
-    rules = [doc for rule in plan.rules if (doc := _rule_doc(rule, skip)) is not None]
+    rules = [doc for rule in (*plan.rules, *plan.export_only) if (doc := _rule_doc(rule, skip)) is not None]
     return {"groups": [{"name": GROUP, "interval": format_duration(plan.interval), "rules": rules}]}
 
 

@@ -21,7 +21,7 @@ from ..config.schema import (
 )
 from ..secrets import mask_capability_url, mask_url
 
-Kind = Literal["error", "latency", "health"]
+Kind = Literal["error", "latency", "health", "burn"]
 ChannelKind = Literal["webhook", "apprise", "email", "alertmanager"]
 
 #: The config's event names -> the rule kind (``performance`` and ``performance_degradation`` are one).
@@ -31,9 +31,33 @@ EVENT_KINDS: dict[str, Kind] = {
     "performance_degradation": "latency",
     "health": "health",
 }
-_BASE_NAMES: dict[Kind, str] = {"error": "HighErrorRate", "latency": "SlowResponses", "health": "Unhealthy"}
-_SEVERITY: dict[Kind, str] = {"error": "critical", "latency": "warning", "health": "critical"}
-_EVENT_NAME: dict[Kind, str] = {"error": "error", "latency": "performance_degradation", "health": "health"}
+_BASE_NAMES: dict[Kind, str] = {
+    "error": "HighErrorRate",
+    "latency": "SlowResponses",
+    "health": "Unhealthy",
+    "burn": "ErrorBudgetBurn",
+}
+_SEVERITY: dict[Kind, str] = {
+    "error": "critical",
+    "latency": "warning",
+    "health": "critical",
+    "burn": "critical",
+}
+_EVENT_NAME: dict[Kind, str] = {
+    "error": "error",
+    "latency": "performance_degradation",
+    "health": "health",
+    "burn": "slo",
+}
+
+#: The Google SRE workbook's multiwindow, multi-burn-rate alerts: (name, burn rate, long
+#: window, short window, severity). The two page pairs run in process; all three are exported.
+SLO_BURN_PAIRS: tuple[tuple[str, float, float, float, str], ...] = (
+    ("ErrorBudgetBurnFast", 14.4, 3600.0, 300.0, "critical"),
+    ("ErrorBudgetBurnSlow", 6.0, 6 * 3600.0, 1800.0, "critical"),
+    ("ErrorBudgetBurnTicket", 1.0, 3 * 86400.0, 6 * 3600.0, "warning"),
+)
+IN_PROCESS_PAIRS = 2
 
 
 @dataclass(frozen=True)
@@ -53,10 +77,15 @@ class Rule:
     min_requests: int = 20
     interval: float = 10.0
     labels: tuple[tuple[str, str], ...] = ()
+    short_window: float = 0.0  # burn rules: both windows must burn
+    objective: float = 0.0  # burn rules: the availability objective (0.999)
+    page: bool = True  # burn rules: False for the ticket pair (exported only)
 
     @property
     def severity(self) -> str:
-        """``critical`` for errors and health, ``warning`` for slowness."""
+        """``critical`` for errors, health and paging burn rates, ``warning`` for slowness and tickets."""
+        if self.kind == "burn" and not self.page:
+            return "warning"
         return _SEVERITY[self.kind]
 
     @property
@@ -73,12 +102,16 @@ class Rule:
         if self.kind == "latency":
             assert self.threshold is not None
             return f"p95 response time {shown or f'{value:.0f} ms'} > {self.threshold:g} ms"
+        if self.kind == "burn":
+            return f"error budget burning {shown or f'{value:.1f}x'} > {self.threshold:g}x"
         return "detailed health is fail"
 
     def threshold_text(self) -> str:
         """The threshold as people read it."""
         if self.threshold is None:
             return "fail"
+        if self.kind == "burn":
+            return f"{self.threshold:g}x"
         return _percent(self.threshold) if self.kind == "error" else f"{self.threshold:g} ms"
 
 
@@ -113,6 +146,7 @@ class AlertPlan:
     rules: tuple[Rule, ...]
     channels: tuple[Channel, ...]
     interval: float  # the engine's tick: the shortest evaluation interval
+    export_only: tuple[Rule, ...] = ()  # the SLO ticket pair: too long a window to keep in process
 
     def rule(self, name: str) -> Rule | None:
         """The rule called ``name``."""
@@ -180,6 +214,8 @@ def build_plan(cfg: AlertsConfig, *, instance: str, service: str) -> AlertPlan:
         per_channel.append((name, kind, conf, keys))
     names = _rule_names(list(keyed))
     rules = tuple(replace(rule, name=names[key]) for key, rule in keyed.items())
+    burn = _burn_rules(cfg, labels) if cfg.slo.availability else ()
+    rules += tuple(r for r in burn if r.page)
     channels = tuple(
         Channel(
             name,
@@ -193,12 +229,37 @@ def build_plan(cfg: AlertsConfig, *, instance: str, service: str) -> AlertPlan:
                     True if kind == "alertmanager" else _or(conf.send_resolved, cfg.send_resolved),
                 )
                 for key in keys
+            )
+            + tuple(
+                Subscription(r.name, _repeat(kind, conf.repeat_interval or cfg.repeat_interval), True)
+                for r in burn
+                if r.page and "error" in conf.events
             ),
         )
         for name, kind, conf, keys in per_channel
     )
     interval = min((r.interval for r in rules), default=cfg.evaluation_interval)
-    return AlertPlan(rules, channels, interval)
+    return AlertPlan(rules, channels, interval, tuple(r for r in burn if not r.page))
+
+
+def _burn_rules(cfg: AlertsConfig, labels: tuple[tuple[str, str], ...]) -> tuple[Rule, ...]:
+    assert cfg.slo.availability is not None
+    return tuple(
+        Rule(
+            name,
+            "burn",
+            rate,
+            window=long,
+            for_=0.0,
+            min_requests=cfg.min_requests,
+            interval=cfg.evaluation_interval,
+            labels=labels,
+            short_window=short,
+            objective=cfg.slo.availability,
+            page=i < IN_PROCESS_PAIRS,
+        )
+        for i, (name, rate, long, short, _) in enumerate(SLO_BURN_PAIRS)
+    )
 
 
 #: Alertmanager forgets an alert not re-posted within its resolve_timeout (5 min by default);

@@ -103,6 +103,9 @@ class History:
         self.keep = keep
         self.samples: list[tuple[float, Counts]] = sorted(samples, key=lambda s: s[0])
 
+    #: Samples older than this are thinned to one a minute (long SLO windows need no finer steps).
+    FINE = 600.0
+
     def add(self, now: float, counts: Counts) -> None:
         """Record the counters at ``now`` and forget samples no window needs."""
         self.samples.append((now, counts))
@@ -110,6 +113,19 @@ class History:
         # keep the newest sample at or before the cutoff: it is the baseline of the longest window
         while len(self.samples) > 1 and self.samples[1][0] <= cutoff:
             self.samples.pop(0)
+        if self.keep > self.FINE and len(self.samples) > 2 * self.FINE / 60 + 2:
+            self._thin(now - self.FINE)
+
+    def _thin(self, before: float) -> None:
+        # keep the last sample of each minute among the old ones; increase() adds pair by
+        # pair, so dropping a sample in between loses nothing but resolution
+        kept: list[tuple[float, Counts]] = []
+        for t, counts in self.samples:
+            if t < before and kept and kept[-1][0] < before and int(kept[-1][0] // 60) == int(t // 60):
+                kept[-1] = (t, counts)
+            else:
+                kept.append((t, counts))
+        self.samples = kept
 
     def increase(self, now: float, window: float) -> Counts:
         """How much each counter grew over ``[now - window, now]`` (resets handled)."""

@@ -319,6 +319,14 @@ class AlertmanagerConfig(ChannelConfig):
     headers: dict[str, str] = Field(default_factory=dict)
 
 
+class SloConfig(_AlertModel):
+    """``monitoring.alerts.slo``: an availability objective, alerted on by error-budget burn rate."""
+
+    availability: float | None = Field(
+        default=None, gt=0, lt=1, description="e.g. 0.999: 99.9 % of requests succeed (none: no SLO alerts)"
+    )
+
+
 class AlertsConfig(_AlertModel):
     """``monitoring.alerts``: which rules run and who is told when they fire."""
 
@@ -343,6 +351,7 @@ class AlertsConfig(_AlertModel):
     email: EmailConfig = EmailConfig()
     webhooks: tuple[WebhookConfig, ...] = ()
     alertmanager: tuple[AlertmanagerConfig, ...] = ()
+    slo: SloConfig = SloConfig()
 
     @model_validator(mode="after")
     def _check_channel_names(self) -> AlertsConfig:
