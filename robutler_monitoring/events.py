@@ -127,6 +127,9 @@ class Operation:
         "state",
     )
 
+    request_id: str | None
+    agent: str | None
+
     def __init__(
         self,
         name: str,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import AsyncGenerator
 
 import pytest
 
@@ -148,7 +149,7 @@ def test_a_stream_ended_by_its_consumer_in_another_context_still_ends(bus: Event
     ends: list[str | None] = []
     bus.subscribe("agent", on_end=lambda op: ends.append(op.outcome))
 
-    async def stream():  # type: ignore[no-untyped-def]
+    async def stream() -> AsyncGenerator[int, None]:
         run = events.agent_run("streamer", bus=bus).begin()
         try:
             yield 1
@@ -188,12 +189,14 @@ def test_the_default_bus_can_be_replaced(bus: EventBus) -> None:
         events.set_default_bus(previous)
 
 
+@pytest.mark.slow
 def test_the_events_module_imports_no_prometheus_and_no_plugin() -> None:
     import subprocess
 
     code = (
         "import sys, robutler_monitoring.events; "
-        "bad = [m for m in sys.modules if m.startswith(('prometheus_client', 'robutler_monitoring.plugin'))]; "
+        "watched = ('prometheus_client', 'robutler_monitoring.plugin'); "
+        "bad = [m for m in sys.modules if m.startswith(watched)]; "
         "print(bad)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from robutler_monitoring import performance_monitor
 from robutler_monitoring.demo.llm import (
     FakeLLM,
     Message,
@@ -18,7 +19,6 @@ from robutler_monitoring.demo.llm import (
     last_user_text,
 )
 from robutler_monitoring.demo.skills import SkillError, Tool
-from robutler_monitoring.plugin.metrics.decorators import performance_monitor
 
 logger = logging.getLogger("robutler_monitoring.demo")
 

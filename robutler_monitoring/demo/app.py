@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from robutler_monitoring import register_cache, register_health_check
 from robutler_monitoring.demo.agents import DemoAgent, DemoAgentError
 from robutler_monitoring.demo.cache import LRUCache
 from robutler_monitoring.demo.llm import FakeLLM, Message
@@ -24,8 +25,6 @@ from robutler_monitoring.demo.protocol import (
     sse,
 )
 from robutler_monitoring.demo.skills import CalculatorSkill, WeatherSkill
-from robutler_monitoring.plugin.health.checks import register_health_check
-from robutler_monitoring.plugin.metrics.caches import register_cache
 
 logger = logging.getLogger("robutler_monitoring.demo")
 

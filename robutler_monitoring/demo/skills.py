@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from robutler_monitoring import track_skill_performance
 from robutler_monitoring.demo.cache import LRUCache
-from robutler_monitoring.plugin.metrics.decorators import track_skill_performance
 
 _MAX_EXPRESSION_CHARS = 200
 #: Integers beyond this many bits are refused, so `9**9**9` fails fast instead of hanging.

@@ -19,7 +19,19 @@ from rich.console import Console
 
 from .. import __version__
 from .errors import HostError
-from .plugins import DISABLE_ENV, call_each, disabled_plugins, get_plugin_manager, plugin_names
+from .headers import DEFAULT_MAX_HEADER_BYTES
+from .plugins import (
+    DISABLE_ENV,
+    TRACEBACK_ENV,
+    HostInfo,
+    call_each,
+    disabled_plugins,
+    enter_host_info,
+    get_plugin_manager,
+    host_info,
+    plugin_names,
+    traceback_text,
+)
 from .settings import ServeSettings
 
 
@@ -34,8 +46,15 @@ class LogLevel(enum.StrEnum):
     trace = "trace"
 
 
+class HttpImplementation(enum.StrEnum):
+    """HTTP implementations accepted by ``--http``."""
+
+    auto = "auto"
+    httptools = "httptools"
+    h11 = "h11"
+
+
 PLUGIN_OPTIONS_KEY = "robutler.plugin_options"
-TRACEBACK_ENV = "ROBUTLER_TRACEBACK"
 
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -44,8 +63,14 @@ def _warn(message: str) -> None:
     _err.print(f"[yellow]Warning:[/yellow] {message}", markup=True)
 
 
-def build_cli(pm: pluggy.PluginManager) -> Any:
-    """The click command of ``robutler``, with every plugin's commands and serve options."""
+def build_cli(pm: pluggy.PluginManager, info: HostInfo | None = None) -> Any:
+    """The click command of ``robutler``, with every plugin's commands and serve options.
+
+    ``info`` (the disabled plugins and the known config sections, worked out once by
+    :func:`main`) reaches every command as the root context's ``obj``.
+    """
+    if info is None:
+        info = host_info(pm, warn=_warn)
     app = typer.Typer(
         name="robutler",
         help="Serve Robutler agents and ASGI apps, with the plugins installed here.",
@@ -56,10 +81,10 @@ def build_cli(pm: pluggy.PluginManager) -> Any:
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     app.callback()(_root)
-    app.command("serve")(_serve_with_plugin_options(pm))
+    app.command("serve")(_serve_with_plugin_options(pm, info))
     app.command("plugins")(_plugins_command_for(pm))
     call_each(pm, "robutler_add_commands", warn=_warn, cli=app)
-    app.info.context_settings = {**(app.info.context_settings or {}), "obj": pm}
+    app.info.context_settings = {**(app.info.context_settings or {}), "obj": info}
     return typer.main.get_command(app)
 
 
@@ -70,6 +95,7 @@ def _version(value: bool) -> None:
 
 
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit."),
@@ -84,10 +110,14 @@ def _root(
     ] = None,
 ) -> None:
     """Serve Robutler agents and ASGI apps, with the plugins installed here."""
+    if isinstance(ctx.obj, HostInfo):  # for plugins' commands: current_host_info()
+        ctx.call_on_close(enter_host_info(ctx.obj))
 
 
 def _serve_command(
     ctx: typer.Context,
+    pm: pluggy.PluginManager,
+    info: HostInfo,
     target: Annotated[
         str | None,
         typer.Argument(
@@ -147,6 +177,20 @@ def _serve_command(
         int | None,
         typer.Option(min=1, help="Answer 503 beyond this many concurrent connections.", show_default=False),
     ] = None,
+    max_header_bytes: Annotated[
+        int | None,
+        typer.Option(
+            min=1024,
+            metavar="BYTES",
+            help="Largest request head (request line and headers) accepted; larger gets 431. "
+            f"Default {DEFAULT_MAX_HEADER_BYTES} (64 KiB), unless the config file sets it.",
+            show_default=False,
+        ),
+    ] = None,
+    http: Annotated[
+        HttpImplementation,
+        typer.Option(help="HTTP/1.1 implementation: auto is httptools when installed, else h11."),
+    ] = HttpImplementation.auto,
     drain_delay: Annotated[
         float,
         typer.Option(
@@ -166,7 +210,6 @@ def _serve_command(
     """Serve TARGET (or the embedded demo agent server) with every plugin hooked in."""
     from .serve import serve
 
-    pm: pluggy.PluginManager = ctx.find_root().obj
     if (ssl_keyfile is None) != (ssl_certfile is None):
         raise typer.BadParameter("--ssl-keyfile and --ssl-certfile go together")
     settings = ServeSettings(
@@ -188,7 +231,10 @@ def _serve_command(
         ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
         ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
         drain_delay=drain_delay,
-        disabled_plugins=tuple(sorted(disabled_plugins(sys.argv[1:], os.environ))),
+        max_header_bytes=max_header_bytes,
+        http=http.value,
+        disabled_plugins=info.disabled_plugins,
+        config_sections=info.config_sections,
         plugin_options=dict(ctx.meta.get(PLUGIN_OPTIONS_KEY, {})),
     )
     serve(settings, pm)
@@ -208,10 +254,12 @@ def _plugins_command_for(pm: pluggy.PluginManager) -> Any:
     return plugins
 
 
-def _serve_with_plugin_options(pm: pluggy.PluginManager) -> Callable[..., None]:
+def _serve_with_plugin_options(pm: pluggy.PluginManager, info: HostInfo) -> Callable[..., None]:
     """``serve`` with the plugins' options added to its signature; their values go to ``ctx.meta``."""
     core = inspect.signature(_serve_command)
     hints = get_type_hints(_serve_command, include_extras=True)
+    hidden = ("pm", "info")
+    core = core.replace(parameters=[p for p in core.parameters.values() if p.name not in hidden])
     params = [p.replace(annotation=hints[p.name]) for p in core.parameters.values()]
     taken = set(core.parameters)
     names: list[str] = []
@@ -237,7 +285,7 @@ def _serve_with_plugin_options(pm: pluggy.PluginManager) -> Callable[..., None]:
         ctx = kwargs["ctx"]
         # Plain values: they travel to worker processes as JSON.
         ctx.meta[PLUGIN_OPTIONS_KEY] = {name: _plain(kwargs.pop(name)) for name in names}
-        _serve_command(**kwargs)
+        _serve_command(pm=pm, info=info, **kwargs)
 
     serve.__signature__ = core.replace(parameters=params)  # type: ignore[attr-defined]
     serve.__annotations__ = {p.name: p.annotation for p in params}
@@ -259,11 +307,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``robutler`` console script."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        pm = get_plugin_manager(disabled_plugins(args, os.environ), warn=_warn)
-        cli = build_cli(pm)
+        disabled = disabled_plugins(args, os.environ)
+        pm = get_plugin_manager(disabled, warn=_warn)
+        cli = build_cli(pm, host_info(pm, disabled, warn=_warn))
         cli.main(args=args, prog_name="robutler", standalone_mode=True)
     except HostError as exc:
         _err.print(f"[red]Error:[/red] {exc}", markup=True)
+        if exc.__cause__ is not None and (text := traceback_text(exc.__cause__)):
+            _err.print(text.lstrip("\n"), markup=False, highlight=False)  # a plugin's failure
         return exc.exit_code
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)

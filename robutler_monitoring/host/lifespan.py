@@ -9,7 +9,7 @@ from typing import Any
 import pluggy
 
 from .drain import DrainOnSignal
-from .plugins import describe_exception
+from .plugins import failure_message, failures_of, traceback_text
 from .settings import ServeSettings
 from .types import ASGIApp, Message, Receive, Scope, Send
 
@@ -78,30 +78,27 @@ class LifespanHooks:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _call(self, impl: Any) -> None:
-        result = impl.function(settings=self.settings)
-        if inspect.isawaitable(result):
-            await result
-
     async def _startup(self) -> str | None:
-        """Every plugin's start-up hook in order; the first failure stops start-up."""
-        for impl in reversed(self.pm.hook.robutler_startup.get_hookimpls()):
-            try:
-                await self._call(impl)
-            except Exception as exc:
-                return f"plugin {impl.plugin_name!r} failed in robutler_startup: {describe_exception(exc)}"
+        """Every plugin's start-up hook in pluggy's order; the first failure stops start-up."""
+        results, failures = failures_of(self.pm, "robutler_startup", settings=self.settings)
+        pending = [result for _, result in results if inspect.isawaitable(result)]
+        for i, result in enumerate(pending):
+            if failures:
+                for rest in pending[i:]:
+                    getattr(rest, "close", lambda: None)()
+                break
+            await result
+        if failures:
+            plugin, exc = failures[0]
+            return failure_message(plugin, "robutler_startup", exc) + traceback_text(exc)
         DrainOnSignal(self.pm, self.settings).install()
         return None
 
     async def _shutdown(self) -> None:
         """Every plugin's shutdown hook, each on its own: one failing does not skip the others."""
-        for impl in reversed(self.pm.hook.robutler_shutdown.get_hookimpls()):
-            try:
-                await self._call(impl)
-            except Exception as exc:
-                log.error(
-                    "plugin %r failed in robutler_shutdown: %s",
-                    impl.plugin_name,
-                    describe_exception(exc),
-                    exc_info=exc,
-                )
+        results, failures = failures_of(self.pm, "robutler_shutdown", settings=self.settings)
+        for _, result in results:
+            if inspect.isawaitable(result):
+                await result
+        for plugin, exc in failures:
+            log.error("%s", failure_message(plugin, "robutler_shutdown", exc), exc_info=exc)

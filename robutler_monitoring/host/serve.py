@@ -13,6 +13,7 @@ import uvicorn
 
 from .app import build_app
 from .errors import HostError
+from .headers import DEFAULT_MAX_HEADER_BYTES, check_uvicorn, protocol_class
 from .plugins import call_each
 from .settings import SETTINGS_ENV, ServeSettings
 from .target import load_target
@@ -27,6 +28,8 @@ def serve(settings: ServeSettings, pm: pluggy.PluginManager) -> None:
     if settings.reload and settings.workers > 1:
         raise HostError("--reload and --workers cannot be used together", exit_code=2)
     single = settings.workers == 1 and not settings.reload
+    check_uvicorn()  # the header limit builds on uvicorn's protocol classes
+    http = protocol_class(settings.http)
     # Plugins first, so that whatever importing TARGET logs goes through their set-up.
     call_each(pm, "robutler_serve_prepare", settings=settings)
     if single:  # this process is the worker
@@ -58,6 +61,9 @@ def serve(settings: ServeSettings, pm: pluggy.PluginManager) -> None:
         "ssl_keyfile": settings.ssl_keyfile,
         "ssl_certfile": settings.ssl_certfile,
         "server_header": False,
+        "http": http,
+        # The request head limit of both protocol classes (see headers.py); plugins may change it.
+        "h11_max_incomplete_event_size": settings.max_header_bytes or DEFAULT_MAX_HEADER_BYTES,
     }
     if settings.reload:
         config["reload_dirs"] = [os.path.abspath(settings.app_dir)]

@@ -5,8 +5,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
 
 #: Environment variable that carries the settings from ``robutler serve`` to its workers.
 SETTINGS_ENV = "ROBUTLER_SERVE_SETTINGS"
@@ -17,8 +20,11 @@ class ServeSettings:
     """What ``robutler serve`` was asked to do.
 
     ``plugin_options`` holds the values of options that plugins added to ``serve``
-    (``None`` when the user did not give the option). ``state`` is per-process scratch
-    space for plugins, keyed by plugin name; it is never serialized.
+    (``None`` when the user did not give the option). ``disabled_plugins`` and
+    ``config_sections`` are computed once by the host: the plugins switched off, and
+    every top-level config section that belongs to some plugin (enabled ones name
+    theirs with ``robutler_config_sections``; a disabled plugin's name counts as its
+    section). A plugin keeps per-process objects in a typed :class:`Slot`.
 
     >>> s = ServeSettings(port=9000)
     >>> ServeSettings.from_json(s.to_json()) == s
@@ -43,9 +49,12 @@ class ServeSettings:
     ssl_keyfile: str | None = None
     ssl_certfile: str | None = None
     drain_delay: float = 0.0
+    max_header_bytes: int | None = None
+    http: str = "auto"
     disabled_plugins: tuple[str, ...] = ()
+    config_sections: tuple[str, ...] = ()
     plugin_options: dict[str, Any] = field(default_factory=dict)
-    state: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    _slots: dict[Slot[Any], Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @property
     def base_url(self) -> str:
@@ -61,8 +70,8 @@ class ServeSettings:
         return f"{scheme}://{host}:{self.port}{self.root_path}"
 
     def to_json(self) -> str:
-        """Serialize everything but ``state``."""
-        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "state"}
+        """Serialize everything but the plugins' slots."""
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
         return json.dumps(data)
 
     @classmethod
@@ -70,6 +79,7 @@ class ServeSettings:
         """Inverse of :meth:`to_json`."""
         data = json.loads(text)
         data["disabled_plugins"] = tuple(data.get("disabled_plugins", ()))
+        data["config_sections"] = tuple(data.get("config_sections", ()))
         return cls(**data)
 
     @classmethod
@@ -77,3 +87,43 @@ class ServeSettings:
         """Settings passed by the ``robutler serve`` process, or defaults."""
         text = os.environ.get(SETTINGS_ENV)
         return cls.from_json(text) if text else cls()
+
+
+class Slot(Generic[T]):
+    """A typed place for one plugin object per ``robutler serve`` run and process.
+
+    Made once at import time by the plugin that owns it; the value lives on the
+    settings object (never serialized, never shared between processes). Slots are
+    told apart by identity, so two plugins cannot overwrite each other's.
+
+    >>> RUNS: Slot[list[str]] = Slot("example.runs")
+    >>> settings = ServeSettings()
+    >>> RUNS.get(settings) is None
+    True
+    >>> RUNS.setdefault(settings, list).append("first")
+    >>> RUNS.get(settings)
+    ['first']
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Slot({self.name!r})"
+
+    def get(self, settings: ServeSettings) -> T | None:
+        """The value kept for ``settings``, or None."""
+        value: T | None = settings._slots.get(self)
+        return value
+
+    def set(self, settings: ServeSettings, value: T) -> T:
+        """Keep ``value`` for ``settings``; return it."""
+        settings._slots[self] = value
+        return value
+
+    def setdefault(self, settings: ServeSettings, factory: Callable[[], T]) -> T:
+        """The value kept for ``settings``, made by ``factory`` on first use."""
+        if self in settings._slots:
+            found: T = settings._slots[self]
+            return found
+        return self.set(settings, factory())

@@ -2,8 +2,8 @@
 
 TARGET forms: omitted (the embedded demo), ``module:attribute`` or
 ``path/to/file.py:attribute``; ``--factory`` calls the attribute first. The
-attribute may be an ASGI app, a Robutler ``BaseAgent``, a list of agents, or a
-``RobutlerServer``.
+attribute may be an ASGI app, a Robutler ``BaseAgent`` (or an instance of any subclass),
+a list of agents, or a ``RobutlerServer``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import sdk
+from ..integrations.robutler_sdk import serving as sdk
 from .errors import HostError
 from .plugins import describe_exception
 from .types import ASGIApp

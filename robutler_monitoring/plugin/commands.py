@@ -7,7 +7,6 @@ One Typer group per topic, joined to ``monitor_app`` with ``add_typer``; later g
 from __future__ import annotations
 
 import os
-import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -15,11 +14,10 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 
-from ..host.plugins import disabled_plugins
+from ..host import current_host_info
 from .alerts.cli import alerts_app
 from .config.errors import ConfigError
 from .config.loader import ResolvedConfig, file_label, load_config, resolve_config_path
-from .config.runtime import known_sections
 from .config.show import render_json, render_table, render_yaml
 
 monitor_app = typer.Typer(help="Monitoring: configuration, status, metrics.", no_args_is_help=True)
@@ -91,8 +89,8 @@ def validate(
 def _resolve_or_exit(explicit: str | None, origin: str = "flag --config") -> ResolvedConfig:
     try:
         path = resolve_config_path(explicit, os.environ, Path.cwd(), explicit_origin=origin)
-        disabled = disabled_plugins(sys.argv[1:], os.environ)
-        return load_config(path, env=os.environ, known_sections=known_sections(disabled))
+        sections = current_host_info().config_sections  # worked out once by the host
+        return load_config(path, env=os.environ, known_sections=sections)
     except ConfigError as err:
         _fail(err)
 

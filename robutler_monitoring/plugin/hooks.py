@@ -63,8 +63,9 @@ def robutler_worker_prepare(settings: ServeSettings) -> None:
 
 @hookimpl
 def robutler_uvicorn_config(settings: ServeSettings, config: dict[str, Any]) -> None:
-    """Route uvicorn's logging into the plugin's sink."""
+    """Route uvicorn's logging into the plugin's sink; apply the request head limit."""
     cfg = get_config(settings)
+    config["h11_max_incomplete_event_size"] = cfg.server.max_header_bytes  # see host/headers.py
     if cfg.enabled:
         logging_hooks.uvicorn_config(cfg, settings, config)
 

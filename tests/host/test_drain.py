@@ -7,8 +7,11 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.servers import robutler_serve
+
+pytestmark = pytest.mark.slow  # every test here runs the robutler command
 
 
 def test_sigterm_drains_with_readiness_failing_then_stops(tmp_path: Path) -> None:

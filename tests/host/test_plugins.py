@@ -11,6 +11,8 @@ import pytest
 from tests.support.plugins import install_plugin
 from tests.support.servers import robutler_serve, run_robutler
 
+pytestmark = pytest.mark.slow  # every test here runs the robutler command
+
 TINY = """
 from typing import Annotated
 
@@ -19,6 +21,32 @@ import typer
 from robutler_monitoring.host.hookspecs import hookimpl
 
 STARTED = []
+CALLS = []
+
+
+@hookimpl
+def robutler_serve_prepare(settings):
+    CALLS.append("serve_prepare")
+
+
+@hookimpl
+def robutler_worker_prepare(settings):
+    CALLS.append("worker_prepare")
+
+
+@hookimpl
+def robutler_uvicorn_config(settings, config):
+    CALLS.append(f"uvicorn_config:{config['port'] == settings.port}")
+
+
+@hookimpl
+def robutler_startup_lines(settings):
+    return ["tiny serves /tiny"]
+
+
+@hookimpl
+def robutler_draining(settings):
+    print("tiny is draining", flush=True)
 
 
 @hookimpl
@@ -45,7 +73,7 @@ def robutler_asgi_wrapper(app, settings):
 
     async def wrapper(scope, receive, send):
         if scope["type"] == "http" and scope["path"] == "/tiny":
-            body = greeting + b" started=" + str(len(STARTED)).encode()
+            body = greeting + b" started=" + str(len(STARTED)).encode() + b" " + ",".join(CALLS).encode()
             await send({"type": "http.response.start", "status": 200,
                         "headers": [(b"content-type", b"text/plain")]})
             await send({"type": "http.response.body", "body": body})
@@ -101,8 +129,13 @@ def test_second_plugin_option_and_wrapper_reach_the_served_app(
     with robutler_serve("--greeting", "bonjour", tmp_path=tmp_path, env=plugin_env) as server:
         tiny = httpx.get(f"{server.base_url}/tiny")
         agents = httpx.get(f"{server.base_url}/agents")
-    assert tiny.text == "bonjour started=1"  # the option reached the wrapper; startup hook ran
+        server.stop()
+        output = server.stdout() + server.stderr()
+    # the option reached the wrapper; the other hooks ran once each, in the order of a serve
+    assert tiny.text == "bonjour started=1 serve_prepare,worker_prepare,uvicorn_config:True"
     assert agents.status_code == 200 and agents.json()["agents"]
+    assert "tiny serves /tiny" in output  # startup lines
+    assert "tiny is draining" in output  # draining, on the stop signal
 
 
 @pytest.mark.parametrize("how", ["env", "flag"])

@@ -12,6 +12,8 @@ import pytest
 
 from tests.support.servers import free_port, robutler_serve, run_robutler
 
+pytestmark = pytest.mark.slow  # every test here runs the robutler command
+
 WIDE = {"COLUMNS": "200"}
 SERVE_FLAGS = [
     "--factory",

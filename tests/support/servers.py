@@ -124,12 +124,13 @@ def robutler_serve(
     host: str = "127.0.0.1",
     port: int | None = None,
     timeout: float = 30.0,
+    root_args: tuple[str, ...] = (),
 ) -> Iterator[ServeProcess]:
-    """Start `robutler serve ARGS --host HOST --port PORT`, wait until it listens, stop it after."""
+    """Start `robutler ROOT_ARGS serve ARGS --host HOST --port PORT`; wait until it listens, stop it after."""
     port = port or free_port(host)
     out = tmp_path / f"serve-{port}.out"
     err = tmp_path / f"serve-{port}.err"
-    argv = robutler_command("serve", *args, "--host", host, "--port", str(port))
+    argv = robutler_command(*root_args, "serve", *args, "--host", host, "--port", str(port))
     with out.open("wb") as fo, err.open("wb") as fe:
         proc = subprocess.Popen(argv, stdout=fo, stderr=fe, stdin=subprocess.DEVNULL, env=_env(env), cwd=cwd)
     served = ServeProcess(proc, f"http://{host}:{port}", out, err, port)

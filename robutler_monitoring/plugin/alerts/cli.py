@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
@@ -22,10 +21,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ...host.plugins import disabled_plugins
+from ...host import current_host_info
 from ..config.errors import ConfigError
 from ..config.loader import ResolvedConfig, load_config, resolve_config_path
-from ..config.runtime import known_sections
 from ..config.schema import MonitoringConfig, parse_duration
 from ..secrets import mask_url
 from .engine import Notification
@@ -81,8 +79,8 @@ def _fail(message: str, code: int = USAGE_EXIT) -> NoReturn:
 def _load(explicit: str | None) -> ResolvedConfig:
     try:
         path = resolve_config_path(explicit, os.environ, Path.cwd(), explicit_origin="flag --config")
-        disabled = disabled_plugins(sys.argv[1:], os.environ)
-        return load_config(path, env=os.environ, known_sections=known_sections(disabled))
+        sections = current_host_info().config_sections  # worked out once by the host
+        return load_config(path, env=os.environ, known_sections=sections)
     except ConfigError as err:
         _fail(err.report())
 
@@ -155,7 +153,7 @@ def _token(explicit: str | None) -> str | None:
         return env
     try:
         path = resolve_config_path(None, os.environ, Path.cwd())
-        cfg = load_config(path, env=os.environ).config
+        cfg = load_config(path, env=os.environ, known_sections=current_host_info().config_sections).config
     except ConfigError:
         return None
     return cfg.auth_token.get_secret_value() if cfg.auth_token else None

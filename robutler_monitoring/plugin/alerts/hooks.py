@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from prometheus_client import CollectorRegistry
 
-from ...host.settings import ServeSettings
+from ...host.settings import ServeSettings, Slot
 from ...host.types import ASGIApp, Receive, Scope, Send
 from ..config.schema import MonitoringConfig
 from ..endpoints import protect
@@ -16,7 +16,7 @@ from ..metrics.registry import default_registry, multiprocess_dir
 from ..metrics.routes import route_path
 from .service import AlertsService
 
-_STATE_KEY = "monitoring.alerts"
+_SERVICE: Slot[AlertsService] = Slot("monitoring.alerts")
 
 
 def counts_source(mp_dir: str | None) -> CollectorRegistry:
@@ -26,8 +26,10 @@ def counts_source(mp_dir: str | None) -> CollectorRegistry:
 
 def _health(settings: ServeSettings) -> object:
     async def status() -> str:
-        worker = settings.state.get("monitoring.metrics")
-        reporter = getattr(worker, "reporter", None)
+        from ..metrics.hooks import _WORKER  # the metrics worker keeps the health reporter
+
+        worker = _WORKER.get(settings)
+        reporter = worker.reporter if worker is not None else None
         if reporter is None:
             return "pass"
         _, doc = await reporter.detailed()
@@ -49,7 +51,7 @@ def build(cfg: MonitoringConfig, settings: ServeSettings) -> AlertsService | Non
         registry_source=lambda: scrape,
         health=_health(settings),  # type: ignore[arg-type]
     )
-    settings.state[_STATE_KEY] = service
+    _SERVICE.set(settings, service)
     registry = default_health_checks()
     for check in service.health_checks():
         registry.register(check.name, check.fn, component_type=check.component_type)
@@ -83,13 +85,13 @@ def wrap(app: ASGIApp, cfg: MonitoringConfig, settings: ServeSettings) -> ASGIAp
 
 async def startup(cfg: MonitoringConfig, settings: ServeSettings) -> None:
     """Start this worker's evaluation loop."""
-    service = settings.state.get(_STATE_KEY)
-    if isinstance(service, AlertsService):
+    service = _SERVICE.get(settings)
+    if service is not None:
         await service.start()
 
 
 async def shutdown(cfg: MonitoringConfig, settings: ServeSettings) -> None:
     """Flush queued notifications (bounded) and let another worker take over."""
-    service = settings.state.get(_STATE_KEY)
-    if isinstance(service, AlertsService):
+    service = _SERVICE.get(settings)
+    if service is not None:
         await service.stop()

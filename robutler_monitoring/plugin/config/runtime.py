@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ...host.errors import UsageError
-from ...host.settings import ServeSettings
+from ...host.settings import ServeSettings, Slot
 from .errors import ConfigError
-from .keys import ROOT
 from .loader import ResolvedConfig, load_config, resolve_config_path
 from .schema import MonitoringConfig
 
@@ -21,22 +20,20 @@ FLAG_KEYS: dict[str, tuple[str, str]] = {
     "access_log": ("logging.access_log", "--access-log/--no-access-log"),
 }
 
-STATE_CONFIG = "monitoring.config"
-STATE_RESOLVED = "monitoring.resolved"
+#: the configuration resolved for a run, once per process
+RESOLVED: Slot[ResolvedConfig] = Slot("monitoring.config")
 
 
 def get_config(settings: ServeSettings) -> MonitoringConfig:
     """The frozen monitoring configuration for this run; a bad one is a ``UsageError`` (exit 2)."""
-    cached = settings.state.get(STATE_CONFIG)
-    if isinstance(cached, MonitoringConfig):
-        return cached
+    cached = RESOLVED.get(settings)
+    if cached is not None:
+        return cached.config
     try:
         resolved = resolve(settings, env=os.environ, cwd=Path.cwd())
     except ConfigError as err:
         raise UsageError(err.report()) from None
-    settings.state[STATE_RESOLVED] = resolved
-    settings.state[STATE_CONFIG] = resolved.config
-    return resolved.config
+    return RESOLVED.set(settings, resolved).config
 
 
 def resolve(settings: ServeSettings, *, env: Mapping[str, str], cwd: Path) -> ResolvedConfig:
@@ -46,39 +43,20 @@ def resolve(settings: ServeSettings, *, env: Mapping[str, str], cwd: Path) -> Re
         path,
         env=env,
         overrides=flag_overrides(settings),
-        known_sections=known_sections(settings.disabled_plugins),
+        known_sections=settings.config_sections,
     )
 
 
 def flag_overrides(settings: ServeSettings) -> dict[str, tuple[Any, str]]:
     """The command-line flags that set monitoring keys, as ``load_config`` overrides."""
-    overrides: dict[str, tuple[Any, str]] = {"logging.level": (settings.log_level, "flag --log-level")}
+    overrides: dict[str, tuple[Any, str]] = {
+        "logging.level": (settings.log_level, "flag --log-level"),
+        "server.max_header_bytes": (settings.max_header_bytes, "flag --max-header-bytes"),
+    }
     for option, (key, flag) in FLAG_KEYS.items():
         value = settings.plugin_options.get(option)
         overrides[key] = (value, f"flag {_flag_spelling(flag, value)}")
     return overrides
-
-
-def known_sections(disabled: Collection[str] = ()) -> tuple[str, ...]:
-    """Top-level config sections named by the enabled plugins, plus disabled plugins' names.
-
-    A disabled plugin is never imported (that is what disabling is for), so its section
-    cannot be asked for; a section named like the plugin is accepted instead, since a
-    disabled plugin's settings are not a typo.
-    """
-    names = {ROOT}
-    try:
-        from ...host.plugins import ALL, entry_point_names, get_plugin_manager
-
-        pm = get_plugin_manager(disabled, warn=lambda message: None)
-        results = pm.hook.robutler_config_sections()
-        names.update(n for n in entry_point_names() if n in disabled or ALL in disabled)
-    except Exception:  # the section list is a nicety; never let it break loading
-        return (ROOT,)
-    for result in results:
-        if isinstance(result, list | tuple):
-            names.update(str(name) for name in result)
-    return tuple(sorted(names))
 
 
 def _flag_spelling(flag: str, value: Any) -> str:

@@ -362,6 +362,12 @@ class AlertsConfig(_AlertModel):
         return self
 
 
+class ServerConfig(_Model):
+    """``monitoring.server``: limits of the HTTP server (``robutler serve`` flags win)."""
+
+    max_header_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+
+
 class MonitoringConfig(_Model):
     """The whole ``monitoring:`` section, resolved from defaults, file, environment and flags.
 
@@ -379,6 +385,7 @@ class MonitoringConfig(_Model):
     health_checks: HealthChecksConfig = HealthChecksConfig()
     tracing: TracingConfig = TracingConfig()
     alerts: AlertsConfig = AlertsConfig()
+    server: ServerConfig = ServerConfig()
 
     @model_validator(mode="after")
     def _check_endpoints_distinct(self) -> MonitoringConfig:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
 
-from ...host.settings import ServeSettings
+from ...host.settings import ServeSettings, Slot
 from ...host.types import ASGIApp
 from ..config.schema import MonitoringConfig
 from ..context import RequestRecord
@@ -22,8 +22,6 @@ from .errors import ErrorMetrics
 from .registry import default_registry, instruments_for, multiprocess_dir
 from .runtime import Sampler, add_process_collectors
 
-_STATE_KEY = "monitoring.metrics"
-
 
 @dataclass
 class _Worker:
@@ -32,6 +30,9 @@ class _Worker:
     reporter: HealthReporter
     sampler: Sampler | None
     mp_dir: str | None
+
+
+_WORKER: Slot[_Worker] = Slot("monitoring.metrics")
 
 
 def serve_prepare(cfg: MonitoringConfig, settings: ServeSettings) -> None:
@@ -92,14 +93,14 @@ def wrap(
         endpoints[detailed] = protect(endpoints[detailed], token)
     if cfg.metrics.enabled:
         endpoints[cfg.metrics.endpoint] = protect(metrics_endpoint(_scrape_source(mp_dir)), token)
-    settings.state[_STATE_KEY] = _Worker(reporter, sampler, mp_dir)
+    _WORKER.set(settings, _Worker(reporter, sampler, mp_dir))
     return MonitoringMiddleware(app, registry=registry, endpoints=endpoints, listeners=listeners)
 
 
 async def startup(cfg: MonitoringConfig, settings: ServeSettings) -> None:
     """Start background collectors; mark ready."""
-    worker = settings.state.get(_STATE_KEY)
-    if not isinstance(worker, _Worker):
+    worker = _WORKER.get(settings)
+    if worker is None:
         return
     if worker.sampler is not None:
         await worker.sampler.start()
@@ -108,15 +109,15 @@ async def startup(cfg: MonitoringConfig, settings: ServeSettings) -> None:
 
 def draining(cfg: MonitoringConfig, settings: ServeSettings) -> None:
     """The server was asked to stop: readiness fails from now on."""
-    worker = settings.state.get(_STATE_KEY)
-    if isinstance(worker, _Worker):
+    worker = _WORKER.get(settings)
+    if worker is not None:
         worker.reporter.readiness.mark_draining()
 
 
 async def shutdown(cfg: MonitoringConfig, settings: ServeSettings) -> None:
     """Mark draining; stop collectors; drop this worker's live gauges."""
-    worker = settings.state.get(_STATE_KEY)
-    if not isinstance(worker, _Worker):
+    worker = _WORKER.get(settings)
+    if worker is None:
         return
     worker.reporter.readiness.mark_draining()
     if worker.sampler is not None:

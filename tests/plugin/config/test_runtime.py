@@ -8,14 +8,10 @@ from pathlib import Path
 import pytest
 
 from robutler_monitoring.host.errors import UsageError
+from robutler_monitoring.host.plugins import get_plugin_manager, host_info
 from robutler_monitoring.host.settings import ServeSettings
-from robutler_monitoring.plugin.config.runtime import (
-    STATE_CONFIG,
-    STATE_RESOLVED,
-    get_config,
-    known_sections,
-    resolve,
-)
+from robutler_monitoring.plugin.config.errors import ConfigError
+from robutler_monitoring.plugin.config.runtime import RESOLVED, get_config, resolve
 
 
 @pytest.fixture
@@ -54,14 +50,15 @@ def test_robutler_yaml_in_the_working_directory_is_found(tmp_path: Path) -> None
     assert resolved.path == tmp_path / "robutler.yaml"
 
 
-def test_get_config_caches_in_settings_state(clean_env: Path) -> None:
+def test_get_config_caches_in_its_slot(clean_env: Path) -> None:
     path = clean_env / "robutler.yaml"
     path.write_text("monitoring:\n  metrics:\n    endpoint: /prom\n")
     settings = ServeSettings()
     cfg = get_config(settings)
     assert cfg.metrics.endpoint == "/prom"
-    assert settings.state[STATE_CONFIG] is cfg
-    assert settings.state[STATE_RESOLVED].sources["metrics.endpoint"] == "robutler.yaml:3"
+    resolved = RESOLVED.get(settings)
+    assert resolved is not None and resolved.config is cfg
+    assert resolved.sources["metrics.endpoint"] == "robutler.yaml:3"
     path.write_text("monitoring:\n  metrics:\n    endpoint: /changed\n")
     assert get_config(settings) is cfg  # read once per process
 
@@ -78,4 +75,16 @@ def test_bad_config_is_a_usage_error_listing_every_problem(clean_env: Path) -> N
 
 
 def test_known_sections_come_from_the_installed_plugins() -> None:
-    assert "monitoring" in known_sections()
+    # No fallback: if the entry point of this package's plugin is not found, this fails.
+    info = host_info(get_plugin_manager(warn=pytest.fail))
+    assert "monitoring" in info.config_sections
+    assert info.disabled_plugins == ()
+
+
+def test_sections_handed_over_by_the_host_are_no_typo(tmp_path: Path) -> None:
+    path = tmp_path / "robutler.yaml"
+    path.write_text("monitoring:\n  enabled: true\npayments:\n  currency: EUR\n")
+    known = ServeSettings(config_path=str(path), config_sections=("monitoring", "payments"))
+    assert resolve(known, env={}, cwd=tmp_path).config.enabled
+    with pytest.raises(ConfigError, match="payments"):
+        resolve(ServeSettings(config_path=str(path)), env={}, cwd=tmp_path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import re
 import subprocess
@@ -145,3 +146,34 @@ def _clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROBUTLER_")}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     return {**env, "PYTHONUNBUFFERED": "1"}
+
+
+@dataclass
+class _Saved:
+    handlers: list[logging.Handler]
+    level: int
+    propagate: bool
+    disabled: bool
+
+
+class Loggers:
+    """Stdlib loggers a test reconfigures; everything about them is put back after the test."""
+
+    def __init__(self) -> None:
+        self._saved: dict[str, _Saved] = {}
+        self._logger_class = logging.getLoggerClass()
+
+    def __call__(self, name: str) -> logging.Logger:
+        """``logging.getLogger(name)``, remembering its state the first time."""
+        logger = logging.getLogger(name)
+        if name not in self._saved:
+            self._saved[name] = _Saved(logger.handlers[:], logger.level, logger.propagate, logger.disabled)
+        return logger
+
+    def restore(self) -> None:
+        logging.setLoggerClass(self._logger_class)
+        for name, saved in self._saved.items():
+            logger = logging.getLogger(name)
+            logger.handlers = saved.handlers
+            logger.setLevel(saved.level)
+            logger.propagate, logger.disabled = saved.propagate, saved.disabled

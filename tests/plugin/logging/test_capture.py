@@ -14,7 +14,7 @@ from robutler_monitoring.plugin.config.schema import LoggingConfig
 from robutler_monitoring.plugin.logging.capture import StreamCapture
 from robutler_monitoring.plugin.logging.setup import configure_logging
 
-from .support import captured, parse_line
+from .support import Loggers, captured, parse_line
 
 
 def test_prints_become_records_on_the_real_stdout_descriptor(capfd: pytest.CaptureFixture[str]) -> None:
@@ -97,10 +97,10 @@ def test_stderr_output_captures_stderr_as_warnings() -> None:
     )
 
 
-def test_a_library_handler_on_captured_stdout_logs_its_record_once() -> None:
+def test_a_library_handler_on_captured_stdout_logs_its_record_once(loggers: Loggers) -> None:
     buffer = io.StringIO()
     handle = configure_logging(LoggingConfig(level="INFO"), stream=buffer, colour=False, capture="stdout")
-    lib = logging.getLogger("tests.capture.sdk")
+    lib = loggers("tests.capture.sdk")
     try:
         # a library configured after us: its own handler on (captured) stdout, no propagation
         handler = logging.StreamHandler(sys.stdout)
@@ -118,7 +118,6 @@ def test_a_library_handler_on_captured_stdout_logs_its_record_once() -> None:
         ("tests.capture.sdk", "WARNING", "and again"),
     ]
     assert lib.handlers == [handler] and lib.propagate is False  # undone at close
-    lib.handlers, lib.propagate = [], True
 
 
 def test_console_format_and_file_output_leave_stdout_alone(tmp_path: Path) -> None:

@@ -7,38 +7,31 @@ import logging
 import sys
 import warnings
 
-from .support import captured
+from .support import Loggers, captured
 
 
-def test_stdlib_records_arrive_once_with_name_and_fields() -> None:
+def test_stdlib_records_arrive_once_with_name_and_fields(loggers: Loggers) -> None:
     terminal = logging.StreamHandler(sys.stderr)
-    lib = logging.getLogger("tests.some_library")
+    lib = loggers("tests.some_library")
     lib.addHandler(terminal)  # a library that set up its own console output
-    uvicorn_error = logging.getLogger("uvicorn.error")
+    uvicorn_error = loggers("uvicorn.error")
     uvicorn_error.addHandler(logging.StreamHandler(io.StringIO()))
     uvicorn_error.propagate = False
-    old_level = uvicorn_error.level
     uvicorn_error.setLevel(logging.INFO)  # uvicorn sets it from its log_level, as serve does
-    try:
-        with captured(level="INFO") as logs:
-            lib.info("library says %s", "hi", extra={"attempt": 2})
-            uvicorn_error.info("Uvicorn running")
-            lib.debug("below the level")
-            entries = logs.entries()
-            assert lib.handlers == []  # its terminal handler would have duplicated the line
-        assert [(e["logger"], e["message"]) for e in entries] == [
-            ("tests.some_library", "library says hi"),
-            ("uvicorn.error", "Uvicorn running"),
-        ]
-        assert entries[0]["attempt"] == 2
-        # everything is put back afterwards
-        assert lib.handlers == [terminal]
-        assert uvicorn_error.propagate is False
-    finally:
-        lib.removeHandler(terminal)
-        uvicorn_error.handlers.clear()
-        uvicorn_error.propagate = True
-        uvicorn_error.setLevel(old_level)
+    with captured(level="INFO") as logs:
+        lib.info("library says %s", "hi", extra={"attempt": 2})
+        uvicorn_error.info("Uvicorn running")
+        lib.debug("below the level")
+        entries = logs.entries()
+        assert lib.handlers == []  # its terminal handler would have duplicated the line
+    assert [(e["logger"], e["message"]) for e in entries] == [
+        ("tests.some_library", "library says hi"),
+        ("uvicorn.error", "Uvicorn running"),
+    ]
+    assert entries[0]["attempt"] == 2
+    # everything is put back afterwards
+    assert lib.handlers == [terminal]
+    assert uvicorn_error.propagate is False
 
 
 def test_stdlib_exceptions_and_levels() -> None:

@@ -46,6 +46,7 @@ def _read_all(files: list[Path]) -> list[dict[str, Any]]:
     return entries
 
 
+@pytest.mark.slow
 def test_workers_appending_to_one_file_never_tear_lines(tmp_path: Path) -> None:
     path = tmp_path / "app.log"
     _run_writers(path, workers=4, count=3000, rotation="-")
@@ -55,6 +56,7 @@ def test_workers_appending_to_one_file_never_tear_lines(tmp_path: Path) -> None:
         assert [e["n"] for e in entries if e["worker"] == f"w{w}"] == list(range(3000))
 
 
+@pytest.mark.slow
 def test_rotation_with_several_workers_loses_and_tears_nothing(tmp_path: Path) -> None:
     path = tmp_path / "logs" / "app.log"
     _run_writers(path, workers=3, count=4000, rotation="200 KB")

@@ -17,7 +17,7 @@ from robutler_monitoring.plugin.config.schema import LoggingConfig
 from robutler_monitoring.plugin.logging.routing import StdlibRouting, writes_to_terminal
 from robutler_monitoring.plugin.logging.setup import configure_logging
 
-from .support import captured, parse_line
+from .support import Loggers, captured, parse_line
 
 
 class _ChattyLogger(logging.Logger):
@@ -29,28 +29,27 @@ class _ChattyLogger(logging.Logger):
         self.propagate = False
 
 
-def _library_configures(name: str) -> logging.Logger:
-    lib = logging.getLogger(name)
+def _library_configures(loggers: Loggers, name: str) -> logging.Logger:
+    lib = loggers(name)
     lib.handlers = [logging.StreamHandler(sys.stderr)]
     lib.propagate = False
     return lib
 
 
-def test_resweep_routes_a_library_configured_after_install() -> None:
+def test_resweep_routes_a_library_configured_after_install(loggers: Loggers) -> None:
     buffer = io.StringIO()
     handle = configure_logging(LoggingConfig(level="INFO"), stream=buffer, colour=False)
-    original_class = logging.getLoggerClass()
     try:
         # the "import" of a library, after our sink was installed
-        lib = _library_configures("tests.routing.lib")
-        logging.setLoggerClass(_ChattyLogger)
-        made_by_class = logging.getLogger("tests.routing.made_by_class")
+        lib = _library_configures(loggers, "tests.routing.lib")
+        logging.setLoggerClass(_ChattyLogger)  # the fixture puts the class back
+        made_by_class = loggers("tests.routing.made_by_class")
         assert isinstance(made_by_class, _ChattyLogger)
 
         handle.resweep()  # what `robutler serve` does once TARGET is imported
         lib.info("from the library")
         made_by_class.warning("from a logger of its class")
-        after = logging.getLogger("tests.routing.after")
+        after = loggers("tests.routing.after")
         after.warning("from a logger made after the sweep")
         assert type(after) is logging.Logger
 
@@ -67,17 +66,15 @@ def test_resweep_routes_a_library_configured_after_install() -> None:
     assert logging.getLoggerClass() is _ChattyLogger
     assert lib.propagate is False and len(lib.handlers) == 1
     assert made_by_class.propagate is False and len(made_by_class.handlers) == 1
-    logging.setLoggerClass(original_class)
-    lib.handlers, made_by_class.handlers = [], []
 
 
-def test_periodic_sweep_catches_loggers_configured_while_serving() -> None:
+def test_periodic_sweep_catches_loggers_configured_while_serving(loggers: Loggers) -> None:
     buffer = io.StringIO()
     routing = StdlibRouting("INFO", interval=0.05)
     handle = configure_logging(LoggingConfig(level="INFO"), stream=buffer, colour=False, route_stdlib=False)
     routing.install()
     try:
-        lib = _library_configures("tests.routing.lazy")
+        lib = _library_configures(loggers, "tests.routing.lazy")
         deadline = time.monotonic() + 5
         while lib.handlers and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -88,13 +85,12 @@ def test_periodic_sweep_catches_loggers_configured_while_serving() -> None:
     finally:
         routing.restore()
         handle.close()
-    lib.handlers = []
 
 
-def test_handlers_that_do_not_write_to_the_terminal_are_kept(tmp_path: Path) -> None:
+def test_handlers_that_do_not_write_to_the_terminal_are_kept(tmp_path: Path, loggers: Loggers) -> None:
     file_handler = logging.FileHandler(tmp_path / "audit.log")
     buffer_handler = logging.StreamHandler(io.StringIO())
-    audit = logging.getLogger("tests.routing.audit")
+    audit = loggers("tests.routing.audit")
     with captured() as logs:
         audit.handlers = [file_handler, buffer_handler]
         audit.propagate = False  # deliberately file-only: it stays so
@@ -103,18 +99,16 @@ def test_handlers_that_do_not_write_to_the_terminal_are_kept(tmp_path: Path) -> 
         assert audit.propagate is False
         audit.warning("audit line")
     file_handler.close()
-    audit.handlers = []
     assert "audit line" in (tmp_path / "audit.log").read_text()
     assert not writes_to_terminal(file_handler)
     assert writes_to_terminal(logging.StreamHandler(sys.stdout))
 
 
-def test_a_logger_uvicorn_silenced_stays_silent() -> None:
-    access = logging.getLogger("uvicorn.access")
+def test_a_logger_uvicorn_silenced_stays_silent(loggers: Loggers) -> None:
+    access = loggers("uvicorn.access")
     with captured() as logs:
         # uvicorn, started after us with access_log=False, silences its access logger
         access.handlers, access.propagate = [], False
         logs.handle.resweep()
         access.info('127.0.0.1:5000 - "GET / HTTP/1.1" 200')
         assert "GET / HTTP/1.1" not in logs.text()
-    access.propagate = True

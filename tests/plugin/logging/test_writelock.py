@@ -143,6 +143,7 @@ def test_an_unopenable_lock_file_loses_no_line(tmp_path: Path) -> None:
         os.close(write_end)
 
 
+@pytest.mark.slow
 def test_the_serve_process_removes_its_lock_file_at_exit() -> None:
     code = (
         "from robutler_monitoring.plugin.logging.writelock import create_lock_file\n"

@@ -11,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from robutler_monitoring.plugin.metrics.caches import CacheRegistry
 from robutler_monitoring.plugin.metrics.exposition import render
 from robutler_monitoring.plugin.metrics.runtime import Sampler
+from tests.support.polling import async_wait_until
 
 from .helpers import value
 
@@ -31,10 +32,9 @@ def test_sampler_refreshes_cache_metrics_and_loop_lag_every_interval() -> None:
         sampler = Sampler(registry, interval=0.05, caches=caches)
         await sampler.start()
         cache.hits, cache.misses, cache.size = 3, 1, 2
-        await asyncio.sleep(0.2)
-        first = value(registry, "robutler_cache_hits_total", cache="weather")
+        first = await async_wait_until(lambda: value(registry, "robutler_cache_hits_total", cache="weather"))
         cache.hits, cache.size = 5, 4
-        await asyncio.sleep(0.2)
+        await async_wait_until(lambda: value(registry, "robutler_cache_size", cache="weather") == 4)
         await sampler.stop()
         return [
             first,
@@ -65,9 +65,14 @@ def test_sampler_keeps_sampling_after_failures_and_counts_them() -> None:
         sampler = Sampler(registry, interval=0.05, caches=caches, extra=(reaper,))
         await sampler.start()
         state["hits"] = -1  # a buggy source: a negative count cannot move a counter
-        await asyncio.sleep(0.2)
+        await async_wait_until(
+            lambda: value(registry, "robutler_errors_total", type="ValueError", source="sampler")
+        )
         state["hits"], cache.hits, cache.size = 50, 7, 3
-        await asyncio.sleep(0.2)
+        await async_wait_until(lambda: value(registry, "robutler_cache_size", cache="weather") == 3)
+        await async_wait_until(
+            lambda: (value(registry, "robutler_errors_total", type="OSError", source="sampler") or 0) >= 4
+        )
         await sampler.stop()  # the last sample fails too (the reaper): stop() must not raise
 
     asyncio.run(scenario())

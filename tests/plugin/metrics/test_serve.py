@@ -15,9 +15,23 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from tests.support.polling import wait_until
 from tests.support.servers import robutler_serve
 
 from .helpers import sample, series
+
+
+def _sampled(body: bytes) -> bytes:
+    """``body`` once the sampler's first round is in it, else ``b""``."""
+    text = body.decode()
+    seen = sample(text, "robutler_cache_size", cache="weather") is not None
+    return body if seen and sample(text, "robutler_event_loop_lag_seconds") is not None else b""
+
+
+def _with_cache_size(text: str) -> str:
+    """``text`` once the sampler has seen the demo's one cached forecast, else ``""``."""
+    return text if sample(text, "robutler_cache_size", cache="weather") == 1 else ""
+
 
 pytestmark = pytest.mark.slow
 
@@ -54,8 +68,9 @@ def test_exact_counts_bounded_series_and_token(tmp_path: Path) -> None:
         assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
         assert client.get("/health/detailed").status_code == 401
         assert client.get("/health").status_code == 200
-        time.sleep(0.5)  # let the sampler pick up the cache statistics
-        text = client.get("/metrics", headers=AUTH).text
+        text = wait_until(  # the sampler picks up the cache statistics on its next round
+            lambda: _with_cache_size(client.get("/metrics", headers=AUTH).text), what="cache metrics sampled"
+        )
 
     def requests(method: str, route: str, status: str) -> float | None:
         return sample(text, "robutler_http_requests_total", method=method, route=route, status=status)
@@ -121,8 +136,9 @@ def test_promtool_finds_nothing_wrong_in_a_real_scrape(tmp_path: Path) -> None:
         _chat(client, "What is 2 + 2?")
         _chat(client, "!error")
         client.get("/nothing/here/at/all")
-        time.sleep(0.5)
-        scrape = client.get("/metrics").content
+        scrape = wait_until(  # after the sampler's first round: every family has its samples
+            lambda: _sampled(client.get("/metrics").content), what="a sampled scrape"
+        )
     result = subprocess.run(
         [promtool, "check", "metrics"], input=scrape, capture_output=True, timeout=30, check=False
     )

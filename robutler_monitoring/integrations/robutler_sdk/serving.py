@@ -1,7 +1,8 @@
-"""The one module that touches the Robutler SDK (optional extra ``robutler-monitoring[sdk]``).
+"""Serving Robutler SDK agents: a ``BaseAgent`` (any subclass), a list of them, or a ``RobutlerServer``.
 
-Objects are only checked against the SDK when they come from its modules, so
-serving a plain ASGI app never pays for importing it (the SDK pulls in LiteLLM).
+Objects are only checked against the SDK when a class in their hierarchy comes from
+its modules, so serving a plain ASGI app never pays for importing it (the SDK pulls
+in LiteLLM, several seconds).
 """
 
 from __future__ import annotations
@@ -9,11 +10,14 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .types import ASGIApp
+from ...host.types import ASGIApp
+
+_SDK = "robutler"
 
 
 def _from_sdk(obj: Any) -> bool:
-    return type(obj).__module__.split(".", 1)[0] == "robutler"
+    # A user's ``class MyAgent(BaseAgent)`` lives in the user's module: look at every base.
+    return any(cls.__module__.split(".", 1)[0] == _SDK for cls in type(obj).__mro__)
 
 
 def is_sdk_object(obj: Any) -> bool:
@@ -33,7 +37,7 @@ def prepare_environment() -> None:
 
 
 def sdk_app(obj: Any) -> ASGIApp | None:
-    """The ASGI app serving ``obj``: a ``BaseAgent``, a list of them, or a ``RobutlerServer``."""
+    """The ASGI app serving ``obj``: a ``BaseAgent`` (any subclass), a list of them, a ``RobutlerServer``."""
     prepare_environment()
     from robutler.agents.core.base_agent import BaseAgent
     from robutler.server.core.app import RobutlerServer, create_server

@@ -1,0 +1,1 @@
+"""Integrations with third-party SDKs, one package each; nothing here is imported unless used."""
