@@ -56,7 +56,7 @@ def read_counts(registry: CollectorRegistry, skip_routes: Iterable[str] = ()) ->
     skip = frozenset(skip_routes)
     requests = failed = 0.0
     buckets: dict[float, float] = {}
-    for metric in registry.collect():
+    for metric in _families(registry):
         if metric.name == REQUESTS:
             for sample in metric.samples:
                 if sample.name.endswith("_total") and sample.labels.get("route") not in skip:
@@ -69,6 +69,13 @@ def read_counts(registry: CollectorRegistry, skip_routes: Iterable[str] = ()) ->
                     le = float(sample.labels["le"])
                     buckets[le] = buckets.get(le, 0.0) + sample.value
     return Counts(requests, failed, tuple(sorted(buckets.items())))
+
+
+def _families(registry: CollectorRegistry) -> Iterable[Any]:
+    # only the collectors of these two families (not the process, GC and custom metrics'),
+    # else everything: a multiprocess collector names no families up front
+    wanted = list(registry.restricted_registry([f"{REQUESTS}_total", f"{LATENCY}_bucket"]).collect())
+    return wanted if any(m.name == REQUESTS for m in wanted) else registry.collect()
 
 
 def _delta(before: Counts, after: Counts) -> Counts:

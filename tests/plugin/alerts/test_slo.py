@@ -51,6 +51,7 @@ def test_slo_adds_the_two_page_pairs_and_exports_the_ticket_too() -> None:
     assert names == ["HighErrorRate", "ErrorBudgetBurnFast", "ErrorBudgetBurnSlow", "ErrorBudgetBurnTicket"]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not installed")
 def test_promtool_accepts_the_burn_rate_rules(tmp_path: Path) -> None:
     p = plan(slo={"availability": 0.995}, webhooks=[HOOK])
