@@ -103,7 +103,8 @@ class Evaluator:
         if not self.lock.held:
             if not self.lock.try_acquire():
                 return False
-            self._take_over()
+            # off the loop: reading the state file and making HTTP clients (TLS contexts) take ms
+            await asyncio.to_thread(self._take_over)
         now = self._clock()
         self.engine.silences = read_silences(self.paths)
         counts = await asyncio.to_thread(self._read_counts)

@@ -58,11 +58,12 @@ def test_refusing_and_hanging_channels_never_slow_requests(tmp_path: Path) -> No
             _round(base_client)  # warm up both
             healthy.wait_for(1, timeout=30)
             assert healthy.received, "the healthy channel got nothing"
-            p95s, base_p95s, lags = [], [], []
+            p95s, base_p95s, lags, base_lags = [], [], [], []
             for _ in range(5):  # interleaved rounds: both see the same machine load
                 p95s.append(_round(client))
                 base_p95s.append(_round(base_client))
                 lags.append(float(_LAG.findall(client.get("/metrics").text)[0]))
+                base_lags.append(float(_LAG.findall(base_client.get("/metrics").text)[0]))
             deadline = time.monotonic() + 60  # the refusing channel gives up after its retries
             while True:
                 listing = client.get("/alerts").json()
@@ -70,14 +71,21 @@ def test_refusing_and_hanging_channels_never_slow_requests(tmp_path: Path) -> No
                 if refusing["last_error"] or time.monotonic() > deadline:
                     break
                 time.sleep(0.2)
+            health = client.get("/health/detailed").json()["checks"]
         output = server.stdout()
 
     # one firing; the resolved notice may follow once traffic stopped (no requests: no error rate)
     assert [r.body["status"] for r in healthy.received] in (["firing"], ["firing", "resolved"])
     ratio = statistics.median(p95s) / statistics.median(base_p95s)
     assert ratio <= 1.5, f"request p95 {ratio:.2f}x of the run without alerts ({p95s} vs {base_p95s})"
-    assert max(lags) < 0.05, f"event-loop lag {max(lags) * 1000:.1f} ms"
+    # a round where the server without alerts lagged too measured the machine, not the alerts
+    quiet = [lag for lag, base in zip(lags, base_lags, strict=True) if base < 0.05]
+    assert len(quiet) >= 3, f"the machine is too busy to measure: {base_lags}"
+    assert max(quiet) < 0.05, f"event-loop lag {max(quiet) * 1000:.1f} ms ({lags} vs {base_lags})"
     channels = {c["name"]: c for c in listing["channels"]}
     assert channels["healthy"]["ok"] and channels["healthy"]["delivered"] >= 1
     assert not channels["refusing"]["ok"] and channels["refusing"]["last_error"].startswith("cannot connect")
     assert "not delivered to refusing" in output
+    assert health["alerts:refusing"][0]["status"] == "warn"  # the channel's last delivery failed
+    assert "cannot connect" in health["alerts:refusing"][0]["output"]
+    assert health["alerts:healthy"][0]["status"] == "pass"
