@@ -132,3 +132,15 @@ def test_the_documentations_alert_and_email_examples_load(tmp_path: Path) -> Non
     email = _load(tmp_path, _docs_block("### Email Notifications")).email
     assert email.configured and email.from_address == "alerts@yourcompany.com"
     assert email.password is not None and email.tls_mode == "starttls"
+
+
+def test_config_show_masks_apprise_tokens_even_in_the_host(tmp_path: Path) -> None:
+    from robutler_monitoring.plugin.config.show import render_json
+
+    token = "123456789:abcdefgh_ijklmnopqrstuvwxyz"
+    path = tmp_path / "robutler.yaml"
+    path.write_text(
+        f"monitoring:\n  alerts:\n    webhooks: [{{url: 'tgram://{token}/12345'}}]\n", encoding="utf-8"
+    )
+    shown = render_json(load_config(path, env={}))
+    assert "tgram://" in shown and token not in shown
