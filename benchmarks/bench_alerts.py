@@ -26,14 +26,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from bench_middleware import _scope, make_app
 
+from robutler_monitoring.events import EventBus
+from robutler_monitoring.host.settings import ServeSettings
+from robutler_monitoring.plugin.alerts.concern import AlertsConcern
 from robutler_monitoring.plugin.alerts.evaluator import Evaluator
-from robutler_monitoring.plugin.alerts.metrics import AlertMetrics
-from robutler_monitoring.plugin.alerts.payloads import AlertContext
-from robutler_monitoring.plugin.alerts.rules import build_plan
-from robutler_monitoring.plugin.alerts.state import StatePaths
-from robutler_monitoring.plugin.config.schema import AlertsConfig
-from robutler_monitoring.plugin.metrics.http_local import LocalHttpMetrics
-from robutler_monitoring.plugin.middleware import MonitoringMiddleware
+from robutler_monitoring.plugin.config.schema import MonitoringConfig
+from robutler_monitoring.plugin.metrics.http_local import http_metrics
+from robutler_monitoring.plugin.metrics.registry import instruments_for
+from robutler_monitoring.plugin.runtime import Runtime
 
 REQUESTS = 40_000
 ROUNDS = 7
@@ -56,33 +56,46 @@ async def _drive(app: Any, n: int) -> float:
     return (time.perf_counter() - start) / n
 
 
-async def _health() -> str:
-    return "pass"
+def _wrapped(state_dir: str | None) -> tuple[Any, Runtime]:
+    """The app wrapped as the plugin wraps it; with ``state_dir``, the alerts concern too."""
+    alerts: dict[str, Any] = {"enabled": False}
+    concerns = [
+        "robutler_monitoring.plugin.metrics.concern:MetricsConcern",
+        "robutler_monitoring.plugin.http.concern:HttpConcern",
+    ]
+    if state_dir is not None:
+        alerts = {
+            "evaluation_interval": 0.5,
+            "state_dir": state_dir,
+            "webhooks": [{"url": "http://127.0.0.1:9/bench", "name": "bench"}],
+        }
+        concerns.insert(1, "robutler_monitoring.plugin.alerts.concern:AlertsConcern")
+    cfg = MonitoringConfig.model_validate({"logging": {"access_log": False}, "alerts": alerts})
+    rt = Runtime(ServeSettings(), cfg, bus=EventBus(), registry=CollectorRegistry(), concerns=concerns)
+    app: Any = make_app()
+    for concern in rt.concerns:
+        concern.subscribe(rt)
+    for concern in rt.concerns:
+        rt.health_checks.extend(concern.health_checks(rt))
+    for concern in rt.concerns:
+        rt.endpoints.extend(concern.endpoints(rt))
+    for concern in rt.concerns:
+        app = concern.wrap(app, rt)
+    return app, rt
 
 
-def _evaluator(registry: CollectorRegistry, state_dir: str) -> Evaluator:
-    cfg = AlertsConfig.model_validate(
-        {"evaluation_interval": 0.5, "webhooks": [{"url": "http://127.0.0.1:9/bench", "name": "bench"}]}
-    )
-    ctx = AlertContext("robutler", "bench:8000", "http://bench:8000")
-    plan = build_plan(cfg, instance=ctx.instance, service=ctx.service)
-    return Evaluator(
-        plan,
-        ctx,
-        StatePaths(state_dir, ctx.instance),
-        registry_source=lambda: registry,
-        metrics=AlertMetrics(CollectorRegistry()),
-        health=_health,
-    )
+def _evaluator(rt: Runtime) -> Evaluator:
+    concern = rt.concern(AlertsConcern)
+    assert concern is not None and concern.service is not None
+    return concern.service.evaluator
 
 
 async def measure() -> tuple[float, float, float]:
-    plain = MonitoringMiddleware(make_app(), registry=CollectorRegistry())
-    registry = CollectorRegistry()
-    with_rules = MonitoringMiddleware(make_app(), registry=registry)
     with tempfile.TemporaryDirectory() as state_dir:
-        evaluator = _evaluator(registry, state_dir)
-        await evaluator.start()
+        plain, _ = _wrapped(None)
+        with_rules, rt = _wrapped(state_dir)
+        for concern in rt.concerns:
+            await concern.startup(rt)
         best: dict[str, float] = {}
         apps: dict[str, Any] = {"wrapper": plain, "wrapper+rules": with_rules}
         for app in apps.values():
@@ -91,13 +104,15 @@ async def measure() -> tuple[float, float, float]:
             for name, app in apps.items():
                 value = await _drive(app, REQUESTS // ROUNDS)
                 best[name] = min(best.get(name, float("inf")), value)
-        await evaluator.stop()
+        for concern in reversed(rt.concerns):
+            await concern.shutdown(rt)
         # one evaluation over a registry with 50 routes' series
-        metrics = LocalHttpMetrics(busy := CollectorRegistry())
+        _, busy_rt = _wrapped(state_dir)
+        metrics = instruments_for(busy_rt.registry, http_metrics)
         for i in range(50):
             for status in (200, 404, 500):
                 metrics.record("GET", f"/route{i}", status, 0.01, 0.005)
-        evaluator = _evaluator(busy, state_dir)
+        evaluator = _evaluator(busy_rt)
         await evaluator.tick()
         cpu = []
         for _ in range(200):

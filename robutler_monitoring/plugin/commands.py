@@ -15,7 +15,6 @@ import typer
 from rich.console import Console
 
 from ..host import current_host_info
-from .alerts.cli import alerts_app
 from .config.errors import ConfigError
 from .config.loader import ResolvedConfig, file_label, load_config, resolve_config_path
 from .config.show import render_json, render_table, render_yaml
@@ -24,7 +23,6 @@ from .config.show import render_json, render_table, render_yaml
 monitor_app = typer.Typer(help="Monitoring: configuration.", no_args_is_help=True)
 config_app = typer.Typer(help="Show and check the monitoring configuration.", no_args_is_help=True)
 monitor_app.add_typer(config_app, name="config")
-monitor_app.add_typer(alerts_app, name="alerts")
 
 USAGE_EXIT = 2
 

@@ -17,10 +17,10 @@ from urllib.parse import parse_qs, urlsplit
 from loguru import logger
 from prometheus_client import CollectorRegistry
 
+from ...api.health import HealthCheck
 from ...host.settings import ServeSettings
 from ...host.types import ASGIApp, Receive, Scope, Send
 from ..config.schema import EmailConfig, MonitoringConfig, format_duration, parse_duration
-from ..health.checks import HealthCheck
 from .engine import Silence
 from .evaluator import Evaluator, HealthSource
 from .metrics import AlertMetrics
