@@ -1,4 +1,4 @@
-"""Metrics of the operations on the event bus: agent runs, skill calls, LLM tokens.
+"""Metrics of the operations on the event bus: agent runs, skill calls, LLM calls and tokens.
 
 Subscribers run in the producer's thread, in the request path: each only updates
 label children it caches (labels are bounded: agent, skill and model names).
@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from ...events import AgentRun, LLMCall, Operation, SkillCall
 from .errors import ErrorMetrics
 from .http import DURATION_BUCKETS
-from .registry import instruments_for
+from .registry import instruments_for, multiprocess_dir
 
 _TOKEN_KINDS = (
     ("input", "input_tokens"),
@@ -25,7 +25,7 @@ _TOKEN_KINDS = (
 
 
 class OperationMetrics:
-    """``robutler_agent_*``, ``robutler_skill_*`` and ``robutler_llm_tokens_total`` of one registry.
+    """``robutler_agent_*``, ``robutler_skill_*`` and ``robutler_llm_*`` of one registry.
 
     >>> from prometheus_client import CollectorRegistry
     >>> from robutler_monitoring.events import EventBus, agent_run
@@ -68,6 +68,15 @@ class OperationMetrics:
             ("agent", "model", "type"),
             registry=registry,
         )
+        self.llm_duration = Histogram(
+            "robutler_llm_request_duration_seconds",
+            "LLM call time by agent and model, a streamed answer included.",
+            ("agent", "model"),
+            buckets=DURATION_BUCKETS,
+            registry=registry,
+        )
+        # a traced call leaves its trace id as an exemplar; multiprocess mode stores none
+        self._exemplars = multiprocess_dir() is None
         self.errors = instruments_for(registry, ErrorMetrics)
 
     def subscribe(self, bus: Any) -> None:
@@ -93,9 +102,15 @@ class OperationMetrics:
             self.errors.count(op.error, "skill")
 
     def llm_ended(self, op: Operation) -> None:
-        """Count the tokens of one finished LLM call."""
+        """Time one finished LLM call and count its tokens."""
         assert isinstance(op, LLMCall)
         agent = op.agent or ""
+        trace_id = op.trace_id if self._exemplars else None
+        duration = self.llm_duration.labels(agent, op.model)
+        if trace_id is not None:
+            duration.observe(op.duration_s or 0.0, {"trace_id": trace_id})
+        else:
+            duration.observe(op.duration_s or 0.0)
         for kind, attr in _TOKEN_KINDS:
             count = getattr(op, attr)
             if count:
