@@ -60,7 +60,7 @@ def _write(folder: Path, text: str, name: str = "robutler.yaml") -> Path:
 def _invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
     # CliRunner sets these for the run only; ROBUTLER_* of the developer's shell must not leak in
     clean = {name: None for name in os.environ if name.startswith("ROBUTLER_")}
-    result = CliRunner().invoke(_cli(), list(args), env={**clean, "COLUMNS": "200", **(env or {})})
+    result = CliRunner().invoke(_cli(), list(args), env={**clean, "COLUMNS": "300", **(env or {})})
     assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit)
     return result.exit_code, result.stdout, result.stderr
 
@@ -182,7 +182,7 @@ def test_robutler_monitor_config_show_subprocess(tmp_path: Path) -> None:
     path = _write(tmp_path, GOOD_WITH_SECRETS)
     done = run_robutler(
         "monitor", "config", "show", "--config", str(path),
-        env={"MON_TOKEN": "env-token-secret", "COLUMNS": "200"},
+        env={"MON_TOKEN": "env-token-secret", "COLUMNS": "300"},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert f"{path}:4" in done.stdout
