@@ -28,6 +28,7 @@ AGENT_DURATION = "robutler_agent_execution_duration_seconds"
 SKILL_CALLS = "robutler_skill_calls_total"
 SKILL_DURATION = "robutler_skill_duration_seconds"
 LLM_TOKENS = "robutler_llm_tokens_total"
+ALERTS = "robutler_alerts"
 
 Row = dict[str, Any]
 
@@ -200,12 +201,28 @@ def skills_section(window: Window) -> Section | None:
     )
 
 
+def alerts_section(window: Window) -> Section | None:
+    """Alerting rules that are firing or pending now (from ``robutler_alerts``)."""
+    samples = window.now.samples
+    if not samples.has(ALERTS):
+        return None
+    states = samples.by(ALERTS, ("alertname", "alertstate"))
+    active = sorted(
+        (state, name)
+        for (name, state), value in states.items()
+        if state in ("firing", "pending") and value > 0
+    )
+    rows: list[Row] = [{"alert": name, "state": state} for state, name in active]
+    return Section("alerts", "Alerts firing or pending", rows)
+
+
 #: The report, in order. Append a builder to add a section (alerts firing, usage per agent).
 SECTIONS: list[SectionBuilder] = [
     server_section,
     checks_section,
     agents_section,
     skills_section,
+    alerts_section,
 ]
 
 
