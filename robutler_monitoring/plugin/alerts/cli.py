@@ -1,8 +1,9 @@
 """``robutler monitor alerts ...``: test the channels, list rules, silence them, export them.
 
 ``test`` and ``export`` read the configuration; ``list``, ``silence`` and ``unsilence`` talk
-to a running server (``GET /alerts``, ``POST/DELETE /alerts/silences``), with the bearer
-token of ``--token``, else ``$ROBUTLER_MONITORING_TOKEN``, else the config's ``auth_token``.
+to a running server (``GET /alerts``, ``POST/DELETE /alerts/silences``) found as
+``robutler monitor status`` finds it: ``--url``/``--token``, else ``monitoring.server_url`` and
+``monitoring.auth_token`` (env ``ROBUTLER_MONITORING_URL``, ``ROBUTLER_MONITORING_TOKEN``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ...host import current_host_info
+from ..commands.remote import RemoteError, resolve_target
 from ..config.errors import ConfigError
 from ..config.loader import ResolvedConfig, load_config, resolve_config_path
 from ..config.schema import MonitoringConfig, parse_duration
@@ -50,15 +52,23 @@ ConfigOption = Annotated[
         help="Config file (default: $ROBUTLER_CONFIG, else ./robutler.yaml).",
     ),
 ]
+# The running server is found as `robutler monitor status` finds it (commands/remote.py).
 UrlOption = Annotated[
-    str, typer.Option("--url", metavar="URL", help="Base URL of the running server.", envvar="ROBUTLER_URL")
+    str | None,
+    typer.Option(
+        "--url",
+        metavar="URL",
+        help="Server address (default: monitoring.server_url, env ROBUTLER_MONITORING_URL, "
+        "else http://127.0.0.1:8000).",
+        show_default=False,
+    ),
 ]
 TokenOption = Annotated[
     str | None,
     typer.Option(
         "--token",
         metavar="TOKEN",
-        help="Bearer token (default: $ROBUTLER_MONITORING_TOKEN).",
+        help="Bearer token for one run (default: monitoring.auth_token, env ROBUTLER_MONITORING_TOKEN).",
         show_default=False,
     ),
 ]
@@ -145,21 +155,16 @@ def test(
         raise typer.Exit(FAILED_EXIT)
 
 
-def _token(explicit: str | None) -> str | None:
-    if explicit:
-        return explicit
-    env = os.environ.get("ROBUTLER_MONITORING_TOKEN")
-    if env:
-        return env
+def _server(url: str | None, token: str | None, config: str | None) -> tuple[str, str | None]:
+    """The server's URL and bearer token, resolved like `robutler monitor status` does."""
     try:
-        path = resolve_config_path(None, os.environ, Path.cwd())
-        cfg = load_config(path, env=os.environ, known_sections=current_host_info().config_sections).config
-    except ConfigError:
-        return None
-    return cfg.auth_token.get_secret_value() if cfg.auth_token else None
+        target = resolve_target(url, token, config)
+    except RemoteError as err:
+        _fail(str(err))
+    return target.url, target.token
 
 
-def _request(method: str, url: str, path: str, token: str | None, **kwargs: Any) -> Any:
+def _request(method: str, url: str, token: str | None, path: str, **kwargs: Any) -> Any:
     headers = {"authorization": f"Bearer {token}"} if token else {}
     target = url.rstrip("/") + path
     try:
@@ -185,12 +190,13 @@ def _request(method: str, url: str, path: str, token: str | None, **kwargs: Any)
 
 @alerts_app.command("list")
 def list_(
-    url: UrlOption = DEFAULT_URL,
+    url: UrlOption = None,
     token: TokenOption = None,
+    config: ConfigOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the server's JSON.")] = False,
 ) -> None:
     """Rules and their state (inactive, pending, firing since, silenced) from a running server."""
-    doc = _request("GET", url, "/alerts", _token(token))
+    doc = _request("GET", *_server(url, token, config), "/alerts")
     if as_json:
         typer.echo(json.dumps(doc, indent=2))
         return
@@ -224,8 +230,9 @@ def silence(
         str, typer.Option("--for", metavar="DURATION", help="How long: '30m', '2h', or seconds.")
     ],
     comment: Annotated[str, typer.Option("--comment", help="Why (shown in `alerts list`).")] = "",
-    url: UrlOption = DEFAULT_URL,
+    url: UrlOption = None,
     token: TokenOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Hold back a rule's notifications for a while (it still changes state and shows in `list`)."""
     try:
@@ -236,9 +243,8 @@ def silence(
         _fail(f"--for {duration!r}: expected a duration such as '30m', '2h' or seconds")
     doc = _request(
         "POST",
-        url,
+        *_server(url, token, config),
         "/alerts/silences",
-        _token(token),
         json={"rule": rule, "for": seconds, "comment": comment},
     )
     typer.echo(f"{rule} silenced until {doc['silenced_until']}")
@@ -247,11 +253,12 @@ def silence(
 @alerts_app.command("unsilence")
 def unsilence(
     rule: Annotated[str, typer.Argument(help="Rule name.")],
-    url: UrlOption = DEFAULT_URL,
+    url: UrlOption = None,
     token: TokenOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Lift a rule's silence."""
-    _request("DELETE", url, "/alerts/silences", _token(token), params={"rule": rule})
+    _request("DELETE", *_server(url, token, config), "/alerts/silences", params={"rule": rule})
     typer.echo(f"{rule} is no longer silenced")
 
 
