@@ -173,6 +173,7 @@ class Evaluator:
             self.history = History(self.history.keep, samples)
         if self.dispatcher is None:
             self.dispatcher = self._dispatcher_factory(self)
+            self.metrics.channels([c.name for c in self.plan.channels])
         logger.info("alerts: this process evaluates the rules ({} rule(s))", len(self.plan.rules))
 
     def snapshot(self) -> dict[str, Any]:

@@ -6,6 +6,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 #: Every state a rule can be in, one series each (1 for the current one).
 ALERT_STATES = ("inactive", "pending", "firing")
+#: Every outcome of a delivery attempt.
+OUTCOMES = ("delivered", "failed", "dropped", "retried")
 
 
 class AlertMetrics:
@@ -32,6 +34,12 @@ class AlertMetrics:
             multiprocess_mode="mostrecent",
             registry=registry,
         )
+
+    def channels(self, names: list[str]) -> None:
+        """Start each channel's outcome series at 0, so dashboards and ``increase()`` see the first one."""
+        for name in names:
+            for status in OUTCOMES:
+                self.notifications.labels(name, status)
 
     def notified(self, channel: str, status: str) -> None:
         """Count one delivery outcome."""

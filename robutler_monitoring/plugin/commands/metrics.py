@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families as parse_pro
 from rich.console import Console
 from rich.table import Table
 
+from ..alerts.metrics import AlertMetrics
 from ..metrics.caches import CacheMetrics
 from ..metrics.errors import ErrorMetrics
 from ..metrics.exposition import render
@@ -34,7 +35,7 @@ metrics_app = typer.Typer(
 )
 
 #: The instrument sets this package registers in a server's registry (for ``--local``).
-INSTRUMENTS = (HttpMetrics, OperationMetrics, ErrorMetrics, RuntimeMetrics, CacheMetrics)
+INSTRUMENTS = (HttpMetrics, OperationMetrics, ErrorMetrics, RuntimeMetrics, CacheMetrics, AlertMetrics)
 
 
 class DumpFormat(StrEnum):
