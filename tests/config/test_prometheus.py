@@ -9,9 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from tests.plugin.commands.support import invoke
 from tests.support.prometheus import PROMETHEUS, Prometheus, finite, run_prometheus
+from tests.support.receivers import webhook_receiver
 from tests.support.servers import robutler_serve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,6 +77,18 @@ def _drive(base_url: str) -> dict[str, int]:
     return sent
 
 
+def _alerting_config(tmp_path: Path, hook: str) -> dict[str, str]:
+    """An alert channel (so the alerting series exist), evaluated every second; the env naming it."""
+    alerts = {
+        "evaluation_interval": 1,
+        "state_dir": str(tmp_path / "alerts-state"),
+        "webhooks": [{"url": hook}],
+    }
+    path = tmp_path / "robutler.yaml"
+    path.write_text(yaml.safe_dump({"monitoring": {"alerts": alerts}}), encoding="utf-8")
+    return {"ROBUTLER_CONFIG": str(path)}
+
+
 def _count(prom: Prometheus, route: str, status: str) -> float:
     return (
         prom.value(f'sum(robutler_http_requests_total{{job="robutler",route="{route}",status="{status}"}})')
@@ -87,7 +101,14 @@ def test_prometheus_reads_back_what_was_sent_and_every_dashboard_query_has_data(
     tmp_path: Path, workers: int
 ) -> None:
     with (
-        robutler_serve("--workers", str(workers), tmp_path=tmp_path, env=FAST_SAMPLES, timeout=90) as server,
+        webhook_receiver() as hook,
+        robutler_serve(
+            "--workers",
+            str(workers),
+            tmp_path=tmp_path,
+            env={**FAST_SAMPLES, **_alerting_config(tmp_path, hook.url)},
+            timeout=90,
+        ) as server,
         run_prometheus(tmp_path, [f"127.0.0.1:{server.port}"]) as prom,
     ):
         prom.wait_for("a first scrape", lambda: prom.value('up{job="robutler"}') == 1.0)
@@ -124,6 +145,15 @@ def test_prometheus_reads_back_what_was_sent_and_every_dashboard_query_has_data(
 
         code, out, _ = invoke("monitor", "status", "--url", server.base_url, "--json", "--window", "0")
         assert code == 0 and json.loads(out)["server"]["workers"] == workers
+
+        prom.wait_for(  # the evaluator started: its rule states and channel outcomes are exported
+            "the alerting series",
+            lambda: (
+                bool(prom.query('robutler_alerts{job="robutler"}'))
+                and bool(prom.query('robutler_alert_notifications_total{job="robutler",status="delivered"}'))
+            ),
+        )
+        assert hook.received == []  # too few requests for an alert: nothing was sent
 
         empty: list[str] = []
         for title, expr in dashboard_queries():
