@@ -20,7 +20,8 @@ from .config.loader import ResolvedConfig, file_label, load_config, resolve_conf
 from .config.show import render_json, render_table, render_yaml
 from .usage.command import usage_command
 
-monitor_app = typer.Typer(help="Monitoring: configuration, status, metrics.", no_args_is_help=True)
+# the help names only the command groups that exist (add a name here with its group)
+monitor_app = typer.Typer(help="Monitoring: configuration.", no_args_is_help=True)
 config_app = typer.Typer(help="Show and check the monitoring configuration.", no_args_is_help=True)
 monitor_app.add_typer(config_app, name="config")
 monitor_app.command("usage")(usage_command)

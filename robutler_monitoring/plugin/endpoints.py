@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 
 from ..host.types import ASGIApp, Receive, Scope, Send
 from .health.report import HealthReporter
-from .metrics.exposition import CONTENT_TYPE, render
+from .metrics.exposition import negotiate
 
 HEALTH_JSON = b"application/health+json"
 _UNAUTHORIZED = json.dumps(
@@ -79,11 +79,19 @@ def _only_get(app: ASGIApp) -> ASGIApp:
 
 
 def metrics_endpoint(registry_source: Callable[[], CollectorRegistry]) -> ASGIApp:
-    """Serve the Prometheus text format of the registry ``registry_source()`` returns."""
+    """Serve the registry ``registry_source()`` returns, in the format and encoding the scraper accepts."""
 
     async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
-        body = render(registry_source())
-        await _respond(send, 200, body if scope["method"] != "HEAD" else b"", CONTENT_TYPE.encode())
+        request = dict(scope["headers"])
+        body, headers = negotiate(
+            registry_source(),
+            request.get(b"accept", b"").decode("latin-1"),
+            request.get(b"accept-encoding", b"").decode("latin-1"),
+        )
+        headers.append((b"cache-control", b"no-store"))
+        # a HEAD gets the headers a GET would (content-length included), without the body
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body if scope["method"] != "HEAD" else b""})
 
     return _only_get(endpoint)
 

@@ -15,7 +15,8 @@ import typer
 from ..host.hookspecs import hookimpl
 from ..host.settings import ServeSettings
 from ..host.types import ASGIApp
-from .config.runtime import get_config
+from .config.inert import warn_inert
+from .config.runtime import get_config, get_resolved
 from .logging import hooks as logging_hooks
 from .metrics import hooks as metrics_hooks
 
@@ -49,6 +50,7 @@ def robutler_serve_prepare(settings: ServeSettings) -> None:
     if not cfg.enabled:
         return
     logging_hooks.serve_prepare(cfg, settings)
+    warn_inert(get_resolved(settings))  # `alerts:` / `tracing:` set but not in effect yet
     metrics_hooks.serve_prepare(cfg, settings)
 
 

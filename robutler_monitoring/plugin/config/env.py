@@ -29,11 +29,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from .errors import NOT_GIVEN, Problem, closest
-from .keys import KeyPath, dotted, fields_of, is_model, is_text, type_at
+from .keys import ROOT, KeyPath, dotted, fields_of, is_model, is_text, type_at
 from .masking import mask
+from .yamlsource import parse_yaml
 
 PREFIX = "ROBUTLER_MONITORING__"
 SEPARATOR = "__"
@@ -145,13 +144,15 @@ def _unknown(variable: str, path: KeyPath, choices: list[str], rest: list[str]) 
 def _value(path: KeyPath, raw: str, variable: str, problems: list[Problem]) -> EnvValue | None:
     if is_text(type_at(path)):
         return EnvValue(path, raw, variable)
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at column {mark.column + 1}" if mark is not None else ""
-        problems.append(
-            Problem(f"env {variable}", dotted(path), mask(path, raw), f"not a valid YAML value{where}")
-        )
+    if not raw.strip():
+        return EnvValue(path, None, variable)
+    # the file's reader, with its limits (aliases, nesting, tags), without ${VAR} filling
+    doc = parse_yaml(raw, f"env {variable}", {}, root=(ROOT, *path), with_lines=False, expand_env=False)
+    if doc.problems:
+        for problem in doc.problems:
+            if problem.message.startswith("YAML syntax error"):
+                message = problem.message.replace("YAML syntax error", "not a valid YAML value", 1)
+                problem = Problem(problem.source, dotted(path), mask(path, raw), message)
+            problems.append(problem)
         return None
-    return EnvValue(path, value, variable)
+    return EnvValue(path, doc.data, variable)

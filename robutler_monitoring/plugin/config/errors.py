@@ -8,6 +8,21 @@ from dataclasses import dataclass
 from typing import Any
 
 
+class Concealed:
+    """A value that came from an environment reference: errors show the reference, never the value.
+
+    >>> str(Problem("robutler.yaml:3", "monitoring.tracing.service_name",
+    ...             Concealed("${SMTP_PASSWORD}"), "too long"))
+    'robutler.yaml:3: monitoring.tracing.service_name = ${SMTP_PASSWORD} (value not shown): too long'
+    """
+
+    def __init__(self, written: str) -> None:
+        self.written = written
+
+    def __repr__(self) -> str:
+        return f"{self.written} (value not shown)"
+
+
 class _NotGiven:
     """Marks a problem that has no value to show (a missing key, a syntax error)."""
 
@@ -18,6 +33,10 @@ class _NotGiven:
 NOT_GIVEN: Any = _NotGiven()
 
 _MAX_VALUE_CHARS = 80
+
+#: problems printed in full; past these, one "... and N more" line (a file of 188,452
+#: unknown keys once printed every one of them)
+MAX_SHOWN = 50
 
 
 @dataclass(frozen=True)
@@ -54,13 +73,19 @@ class ConfigError(Exception):
 
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems: list[Problem] = list(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
+        super().__init__("\n".join(self._lines()))
 
     def report(self) -> str:
-        """A heading and one indented line per problem, for the terminal."""
+        """A heading and one indented line per problem (the first :data:`MAX_SHOWN`), for the terminal."""
         count = len(self.problems)
-        heading = f"invalid configuration ({count} problem{'' if count == 1 else 's'}):"
-        return "\n".join([heading, *(f"  {p}" for p in self.problems)])
+        heading = f"invalid configuration ({count:,} problem{'' if count == 1 else 's'}):"
+        return "\n".join([heading, *(f"  {line}" for line in self._lines())])
+
+    def _lines(self) -> list[str]:
+        lines = [str(p) for p in self.problems[:MAX_SHOWN]]
+        if len(self.problems) > MAX_SHOWN:
+            lines.append(f"... and {len(self.problems) - MAX_SHOWN:,} more")
+        return lines
 
 
 def closest(name: str, choices: Iterable[str]) -> str | None:

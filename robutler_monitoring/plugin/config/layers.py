@@ -12,7 +12,7 @@ from typing import Any
 
 from .errors import NOT_GIVEN, Problem, did_you_mean, expected_one_of
 from .keys import ROOT, KeyPath, dotted, is_model, type_at
-from .masking import mask
+from .masking import conceal, mask
 from .yamlsource import YamlDocument
 
 DEFAULT_SOURCE = "default"
@@ -32,6 +32,8 @@ class Layers:
     locations: dict[KeyPath, str] = field(default_factory=dict)
     given: dict[KeyPath, str] = field(default_factory=dict)
     failed: dict[KeyPath, None] = field(default_factory=dict)
+    #: values filled in from ``${VAR}``, with the text as written (errors show that)
+    concealed: dict[KeyPath, str] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
     def take_file(self, doc: YamlDocument, known: Collection[str]) -> None:
@@ -69,6 +71,7 @@ class Layers:
         self.locations = _strip(doc.locations)
         self.locations[()] = doc.locations[(ROOT,)]  # for checks across sections
         self.given = _strip(doc.given)
+        self.concealed = _strip(doc.from_env)
         self.failed = {p[1:]: None for p in doc.failed if p[:1] == (ROOT,)}
         self._drop_empty_sections(self.data, ())
 
@@ -114,13 +117,14 @@ class Layers:
                 self._relocate(("email", key), ("alerts", "email", key))
             elif target[key] != value:
                 other = self.locations[("alerts", "email", key)]
+                ours, theirs = ("email", key), ("alerts", "email", key)
                 self.problems.append(
                     Problem(
-                        self.locations[("email", key)],
+                        self.locations[ours],
                         f"monitoring.email.{key}",
-                        mask(("email", key), value),
+                        conceal(ours, value, self.concealed),
                         f"differs from monitoring.alerts.email.{key} ({other}) = "
-                        f"{mask(('email', key), target[key])!r}; set it in one place",
+                        f"{conceal(theirs, target[key], self.concealed)!r}; set it in one place",
                     )
                 )
 
@@ -133,7 +137,7 @@ class Layers:
                 child = node[str(part)] = {}
             node = child
         node[str(path[-1])] = value
-        for table in (self.locations, self.given, self.failed):
+        for table in (self.locations, self.given, self.failed, self.concealed):
             for key in [k for k in table if k[: len(path)] == path]:
                 del table[key]
         self.locations[path] = self.given[path] = source
@@ -161,7 +165,7 @@ class Layers:
         return DEFAULT_SOURCE
 
     def _relocate(self, old: KeyPath, new: KeyPath) -> None:
-        for table in (self.locations, self.given):
+        for table in (self.locations, self.given, self.concealed):
             for key in [k for k in table if k[: len(old)] == old]:
                 table[new + key[len(old) :]] = table.pop(key)
 

@@ -8,7 +8,7 @@ the environment is collected and raised together as one :class:`ConfigError`.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -27,6 +27,7 @@ CONFIG_ENV = "ROBUTLER_CONFIG"
 DEFAULT_FILE = "robutler.yaml"
 
 _NO_OVERRIDES: Mapping[str, tuple[Any, str]] = MappingProxyType({})
+_NO_REFERENCES: Mapping[KeyPath, str] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class ResolvedConfig:
     config: MonitoringConfig
     sources: Mapping[str, str]
     path: Path | None
+    #: values filled in from ``${VAR}`` in the file: key path -> the text as written
+    from_env: Mapping[KeyPath, str] = field(default_factory=lambda: _NO_REFERENCES)
 
 
 def resolve_config_path(
@@ -100,12 +103,13 @@ def load_config(
     try:
         config = MonitoringConfig.model_validate(layers.data)
     except ValidationError as exc:
-        layers.problems.extend(problems_from(exc, layers.locate, layers.failed))
+        layers.problems.extend(problems_from(exc, layers.locate, layers.failed, layers.concealed))
         config = None
     if layers.problems or config is None:
         raise ConfigError(sorted(layers.problems, key=_order))
     sources = {dotted(p, prefix=False): layers.source_of(p) for p in _leaves(config.model_dump(), ())}
-    return ResolvedConfig(config, MappingProxyType(sources), path)
+    from_env = MappingProxyType(dict(layers.concealed))
+    return ResolvedConfig(config, MappingProxyType(sources), path, from_env)
 
 
 def file_label(path: Path) -> str:

@@ -36,6 +36,14 @@ def get_config(settings: ServeSettings) -> MonitoringConfig:
     return RESOLVED.set(settings, resolved).config
 
 
+def get_resolved(settings: ServeSettings) -> ResolvedConfig:
+    """The resolved configuration of this run, with the source of every value."""
+    get_config(settings)
+    resolved = RESOLVED.get(settings)
+    assert resolved is not None  # get_config kept it or raised
+    return resolved
+
+
 def resolve(settings: ServeSettings, *, env: Mapping[str, str], cwd: Path) -> ResolvedConfig:
     """Resolve the configuration for ``settings`` (raises :class:`ConfigError`)."""
     path = resolve_config_path(settings.config_path, env, cwd)

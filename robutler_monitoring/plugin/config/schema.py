@@ -127,6 +127,7 @@ class LoggingConfig(_Model):
         default=None, description="rotated files to keep: a count ('10 files') or an age ('7 days')"
     )
     access_log: bool = True
+    #: unless set, the monitoring endpoints wherever they are configured (see MonitoringConfig)
     access_log_skip_paths: tuple[UrlPath, ...] = (
         "/health",
         "/health/ready",
@@ -306,4 +307,18 @@ class MonitoringConfig(_Model):
             if path in seen:
                 raise ValueError(f"{key} {path!r} is already used by {seen[path]}")
             seen[path] = key
+        return self
+
+    @model_validator(mode="after")
+    def _skip_the_endpoints_where_they_are(self) -> MonitoringConfig:
+        # probes and scrapes stay out of the access log when an endpoint is moved
+        # (`metrics.endpoint: /prom`), unless the skip list was set explicitly
+        if "access_log_skip_paths" in self.logging.model_fields_set:
+            return self
+        hc = self.health_checks
+        paths = (hc.endpoint, hc.readiness_endpoint, hc.detailed_endpoint, self.metrics.endpoint)
+        if paths != self.logging.access_log_skip_paths:
+            logging = self.logging.model_copy(update={"access_log_skip_paths": paths})
+            logging.__pydantic_fields_set__.discard("access_log_skip_paths")  # still a default
+            object.__setattr__(self, "logging", logging)  # frozen: set once, while validating
         return self

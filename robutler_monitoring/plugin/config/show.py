@@ -1,4 +1,9 @@
-"""Rendering a resolved configuration for ``robutler monitor config show``; secrets masked."""
+"""Rendering a resolved configuration for ``robutler monitor config show``; secrets masked.
+
+A value the file fills in from ``${VAR}`` is shown as the reference (``"${SMTP_HOST}"``),
+never as what the environment holds: a secret put under a key that is not secret by
+name stays hidden, and the YAML output stays a config file that reads the same variables.
+"""
 
 from __future__ import annotations
 
@@ -16,9 +21,27 @@ from .masking import mask
 
 
 def masked_data(resolved: ResolvedConfig) -> dict[str, Any]:
-    """The ``monitoring:`` section as plain data, secrets replaced by ``***``."""
-    data = mask((), resolved.config.model_dump())
-    return _plain(data)  # type: ignore[no-any-return]
+    """The ``monitoring:`` section as plain data, secrets replaced by ``***``, ``${VAR}`` kept."""
+    data = _plain(resolved.config.model_dump())
+    for path, written in resolved.from_env.items():
+        _replace(data, path, written)
+    return mask((), data)  # type: ignore[no-any-return]
+
+
+def _replace(node: Any, path: KeyPath, value: str) -> None:
+    *parents, last = path
+    for part in parents:
+        if not _has(node, part):
+            return  # not in the resolved config (a value the schema dropped)
+        node = node[part]
+    if _has(node, last):
+        node[last] = value
+
+
+def _has(node: Any, part: str | int) -> bool:
+    if isinstance(node, dict):
+        return part in node
+    return isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
 
 
 def rows(resolved: ResolvedConfig) -> list[tuple[str, str, str]]:

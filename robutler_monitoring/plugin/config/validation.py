@@ -10,9 +10,12 @@ from pydantic_core import ErrorDetails
 
 from .errors import NOT_GIVEN, Problem, did_you_mean
 from .keys import KeyPath, clean_loc, dotted, fields_of, is_model, type_at
-from .masking import mask
+from .masking import conceal
 
 Locate = Callable[[KeyPath], str]
+
+# unknown keys past this many are reported without a did-you-mean (difflib is slow)
+_MAX_DETAILED = 500
 
 
 def _ctx(err: ErrorDetails, name: str) -> Any:
@@ -60,23 +63,47 @@ _SHAPE_ERRORS = frozenset({"model_type", "model_attributes_type", "dict_type"})
 
 
 def problems_from(
-    exc: ValidationError, locate: Locate, skip: Mapping[KeyPath, object] | None = None
+    exc: ValidationError,
+    locate: Locate,
+    skip: Mapping[KeyPath, object] | None = None,
+    concealed: Mapping[KeyPath, str] | None = None,
 ) -> list[Problem]:
-    """One :class:`Problem` per bad key, except under ``skip`` (keys reported already)."""
+    """One :class:`Problem` per bad key, except under ``skip`` (keys reported already).
+
+    A value at a path in ``concealed`` came from ``${VAR}``: the problem shows the
+    reference as written instead.
+    """
     problems: list[Problem] = []
     seen: set[KeyPath] = set()
+    parents: dict[tuple[str | int, ...], KeyPath] = {}  # 100,000 unknown keys share a few parents
     for err in exc.errors(include_url=False):
-        path = clean_loc(err["loc"])
+        loc = err["loc"]
+        if err["type"] == "extra_forbidden":  # the last part is the key as written
+            parent = parents.get(loc[:-1])
+            if parent is None:
+                parent = parents[loc[:-1]] = clean_loc(loc[:-1])
+            path = (*parent, loc[-1])
+        else:
+            path = clean_loc(loc)
         if path in seen or _under(path, skip or {}):
             continue
         seen.add(path)
-        problems.append(_problem(err, path, locate(path)))
+        detailed = len(problems) < _MAX_DETAILED
+        problems.append(_problem(err, path, locate(path), concealed or {}, detailed))
     return problems
 
 
-def _problem(err: ErrorDetails, path: KeyPath, source: str) -> Problem:
+def _problem(
+    err: ErrorDetails,
+    path: KeyPath,
+    source: str,
+    concealed: Mapping[KeyPath, str],
+    detailed: bool = True,
+) -> Problem:
     kind = err["type"]
     if kind == "extra_forbidden":
+        if not detailed:  # past the problems anyone reads: skip the did-you-mean search
+            return Problem(source, dotted(path), NOT_GIVEN, "unknown key")
         choices = fields_of(type_at(path[:-1]))
         message = "unknown key" + did_you_mean(str(path[-1]), choices)
         if choices and message == "unknown key":
@@ -89,7 +116,7 @@ def _problem(err: ErrorDetails, path: KeyPath, source: str) -> Problem:
     if is_model(type_at(path)) and kind not in _SHAPE_ERRORS:
         # a check across keys of a section: the message names them; the section is no value
         return Problem(source, dotted(path), NOT_GIVEN, message)
-    return Problem(source, dotted(path), mask(path, err.get("input")), message)
+    return Problem(source, dotted(path), conceal(path, err.get("input"), concealed), message)
 
 
 def _under(path: KeyPath, keys: Mapping[KeyPath, object]) -> bool:

@@ -15,7 +15,7 @@ from robutler_monitoring.plugin.config import ConfigError, ResolvedConfig, load_
 from robutler_monitoring.plugin.config.masking import mask_url
 from robutler_monitoring.plugin.config.show import render_json, render_table, render_yaml, rows
 
-SECRETS = ("hunter2", "t0ken-abc", "webhook-pass", "qs-secret", "bearer-xyz")
+SECRETS = ("hunter2", "t0ken-abc", "webhook-pass", "qs-secret", "bearer-xyz", "x-auth-value")
 
 
 def _resolved(tmp_path: Path) -> ResolvedConfig:
@@ -33,6 +33,7 @@ def _resolved(tmp_path: Path) -> ResolvedConfig:
                   - url: "https://hook:webhook-pass@hooks.example.com/x?token=qs-secret&team=ops"
                     headers:
                       Authorization: "Bearer bearer-xyz"
+                      X-Auth: x-auth-value
                       X-Team: ops
             """
         ).lstrip(),
@@ -56,7 +57,7 @@ def test_rows_have_every_leaf_with_its_source(tmp_path: Path) -> None:
         f"{tmp_path / 'robutler.yaml'}:4",
     )
     assert table["metrics.endpoint"] == ("/metrics", "default")
-    assert table["alerts.webhooks.0.headers.X-Team"][0] == "ops"
+    assert table["alerts.webhooks.0.headers.X-Team"][0] == "***"  # a header's name, never its value
     assert set(table) == set(resolved.sources)
 
 
@@ -69,7 +70,8 @@ def test_no_format_prints_a_secret(tmp_path: Path) -> None:
     document = json.loads(outputs[1])
     hook = document["monitoring"]["alerts"]["webhooks"][0]
     assert hook["url"] == "https://hook:***@hooks.example.com/***"  # a webhook's path is its secret
-    assert hook["headers"] == {"Authorization": "***", "X-Team": "ops"}
+    # any header may carry a credential (`X-Auth` is no secret word): names only
+    assert hook["headers"] == {"Authorization": "***", "X-Auth": "***", "X-Team": "***"}
     assert document["monitoring"]["auth_token"] == "***"
     assert document["monitoring"]["alerts"]["email"]["password"] == "***"
 
@@ -88,7 +90,7 @@ def test_yaml_output_is_a_config_file_with_source_comments(tmp_path: Path) -> No
     reread.write_text(text, encoding="utf-8")
     again = load_config(reread, env={}).config
     assert again.logging.level == "DEBUG"
-    assert again.alerts.webhooks[0].headers["X-Team"] == "ops"
+    assert set(again.alerts.webhooks[0].headers) == {"Authorization", "X-Auth", "X-Team"}
     assert yaml.safe_load(text)["monitoring"]["alerts"]["email"]["password"] == "***"
 
 
@@ -137,3 +139,23 @@ def test_a_bad_webhook_url_error_names_the_host_but_not_the_path(tmp_path: Path)
     message = str(caught.value)
     assert "monitoring.alerts.webhooks.0.url = 'hooks.slack.com/***'" in message
     assert "Sec" not in message
+
+
+@pytest.mark.parametrize("fmt", ["table", "yaml", "json"])
+def test_values_from_env_references_show_the_reference(tmp_path: Path, fmt: str) -> None:
+    path = tmp_path / "robutler.yaml"
+    path.write_text(
+        "monitoring:\n  tracing:\n    service_name: ${SMTP_PASSWORD}\n"
+        '  alerts:\n    email:\n      smtp_port: "${PORT:-25}"\n',
+        encoding="utf-8",
+    )
+    resolved = load_config(path, env={"SMTP_PASSWORD": "pw-in-wrong-key", "PORT": "2525"})
+    assert resolved.config.tracing.service_name == "pw-in-wrong-key"
+    output = {"table": _table_text, "yaml": render_yaml, "json": render_json}[fmt](resolved)
+    assert "pw-in-wrong-key" not in output and "2525" not in output
+    assert "${SMTP_PASSWORD}" in output and "${PORT:-25}" in output
+    if fmt == "yaml":  # still a config file that reads the same variables
+        reread = tmp_path / "reread.yaml"
+        reread.write_text(output, encoding="utf-8")
+        again = load_config(reread, env={"SMTP_PASSWORD": "pw-in-wrong-key", "PORT": "2525"}).config
+        assert again.tracing.service_name == "pw-in-wrong-key" and again.alerts.email.smtp_port == 2525

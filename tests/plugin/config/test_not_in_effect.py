@@ -1,0 +1,72 @@
+"""What the configuration says is what happens: moved endpoints stay out of the access log,
+and sections not in effect yet say so at start-up."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from robutler_monitoring.plugin.config import load_config
+from robutler_monitoring.plugin.config.inert import NOT_YET, inert_warnings
+from tests.support.servers import robutler_serve
+
+
+def test_skip_paths_follow_moved_endpoints() -> None:
+    env = {
+        "ROBUTLER_MONITORING__METRICS__ENDPOINT": "/prom",
+        "ROBUTLER_MONITORING__HEALTH_CHECKS__ENDPOINT": "/livez",
+    }
+    resolved = load_config(None, env=env)
+    assert resolved.config.logging.access_log_skip_paths == (
+        "/livez",
+        "/health/ready",
+        "/health/detailed",
+        "/prom",
+    )
+    assert resolved.sources["logging.access_log_skip_paths"] == "default"
+
+
+def test_an_explicit_skip_list_is_kept() -> None:
+    env = {
+        "ROBUTLER_MONITORING__METRICS__ENDPOINT": "/prom",
+        "ROBUTLER_MONITORING__LOGGING__ACCESS_LOG_SKIP_PATHS": '["/health"]',
+    }
+    assert load_config(None, env=env).config.logging.access_log_skip_paths == ("/health",)
+
+
+def test_sections_set_but_not_in_effect_are_named_once_each(tmp_path: Path) -> None:
+    path = tmp_path / "robutler.yaml"
+    path.write_text("monitoring:\n  email:\n    smtp_host: smtp.example.com\n  tracing:\n    enabled: true\n")
+    lines = inert_warnings(load_config(path, env={}))
+    assert [line.split(" ", 1)[0] for line in lines] == [f"monitoring.{name}" for name in NOT_YET]
+    assert f"monitoring.alerts is set ({path}:3) but has no effect" in lines[0]
+    assert inert_warnings(load_config(None, env={})) == []  # defaults alone: nothing to say
+    off = {"ROBUTLER_MONITORING__ALERTS__ENABLED": "false", "ROBUTLER_MONITORING__TRACING__SERVICE_NAME": "x"}
+    assert inert_warnings(load_config(None, env=off)) == []  # switched off: nothing expected of it
+    only_tracing = inert_warnings(load_config(None, env={"ROBUTLER_MONITORING__TRACING__ENABLED": "true"}))
+    assert only_tracing == [
+        "monitoring.tracing is set (env ROBUTLER_MONITORING__TRACING__ENABLED) but has no effect: "
+        + NOT_YET["tracing"]
+    ]
+
+
+@pytest.mark.slow
+def test_scrapes_of_a_moved_endpoint_stay_out_of_the_access_log(tmp_path: Path) -> None:
+    hooks = '[{"url": "https://hooks.example.com/x"}]'
+    env = {"ROBUTLER_MONITORING__METRICS__ENDPOINT": "/prom", "ROBUTLER_MONITORING__ALERTS__WEBHOOKS": hooks}
+    with robutler_serve(tmp_path=tmp_path, env=env) as server:
+        for _ in range(3):
+            assert httpx.get(server.base_url + "/prom", timeout=10).status_code == 200
+        assert httpx.get(server.base_url + "/agents", timeout=10).status_code == 200
+        server.stop()
+    entries = [json.loads(line) for line in server.stdout().splitlines() if line.startswith("{")]
+    access = [e["path"] for e in entries if e["logger"] == "robutler.access"]
+    assert access == ["/agents"]
+    warnings = [e["message"] for e in entries if e["level"] == "WARNING" and "no effect" in e["message"]]
+    assert warnings == [
+        "monitoring.alerts is set (env ROBUTLER_MONITORING__ALERTS__WEBHOOKS) but has no effect: "
+        + NOT_YET["alerts"]
+    ]
