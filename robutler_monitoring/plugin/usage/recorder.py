@@ -1,13 +1,16 @@
 """From operations to priced, stored usage records: the request path hands over, a thread does the rest.
 
-In the request path (an LLM or tool call ends) the recorder builds the record, bumps the
-token, request and tool metrics and appends the record to a deque. The writer thread
-prices the LLM records (:class:`~.cost.Pricer`), counts cost or unpriced tokens, keeps
-the latest records in memory (``/usage``) and commits them to the spool, when there is one.
+In the request path (an LLM or tool call ends) the recorder only appends the finished
+operation to a deque (and reads the trace id, which lives in the request's context).
+The writer thread builds the record, bumps the metrics, prices LLM calls
+(:class:`~.cost.Pricer`), keeps the latest records in memory (``/usage``) and commits
+them to the spool, when there is one. Record indexes within a request follow the order
+in which its calls ended.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -16,8 +19,10 @@ from typing import Any
 from ...events import LLMCall, Operation, ToolCall
 from .cost import Pricer, TokenCounts
 from .metrics import UsageMetrics
-from .records import llm_record, tool_record
+from .records import llm_record, tool_record, trace_id
 from .spool import Spool
+
+_TRACE_MODULE = "opentelemetry.trace"
 
 __all__ = ["UsageRecorder"]
 
@@ -53,7 +58,7 @@ class UsageRecorder:
         self.metrics = metrics
         self._spool_factory = spool_factory
         self.recent: deque[dict[str, Any]] = deque(maxlen=keep_recent)  #: the latest priced records
-        self._pending: deque[dict[str, Any]] = deque(maxlen=max_pending)
+        self._pending: deque[tuple[Operation, str | None]] = deque(maxlen=max_pending)
         self._wake = threading.Event()
         self._stop = False
         self._idle = threading.Condition()
@@ -71,19 +76,13 @@ class UsageRecorder:
         bus.subscribe("tool", on_end=self.tool_ended)
 
     def llm_ended(self, op: Operation) -> None:
-        assert isinstance(op, LLMCall)
-        if self.metrics is not None:
-            self.metrics.llm_ended(op)
-        self._hand_over(llm_record(op))
+        self._hand_over(op)
 
     def tool_ended(self, op: Operation) -> None:
-        assert isinstance(op, ToolCall)
-        if self.metrics is not None:
-            self.metrics.tool_ended(op)
-        self._hand_over(tool_record(op))
+        self._hand_over(op)
 
-    def _hand_over(self, record: dict[str, Any]) -> None:
-        self._pending.append(record)
+    def _hand_over(self, op: Operation) -> None:
+        self._pending.append((op, trace_id() if _TRACE_MODULE in sys.modules else None))
         self._handed += 1
         if self._thread is None:
             self._write_batch()  # no writer thread (tests, tools): do it here
@@ -132,17 +131,15 @@ class UsageRecorder:
                 spool.close()
 
     def _write_batch(self, spool: Spool | None = None) -> None:
-        batch: list[dict[str, Any]] = []
+        ops: list[tuple[Operation, str | None]] = []
         while self._pending:
             try:
-                batch.append(self._pending.popleft())
+                ops.append(self._pending.popleft())
             except IndexError:
                 break
-        if not batch:
+        if not ops:
             return
-        for record in batch:
-            if record["type"] == "llm":
-                self._price(record)
+        batch = [record for record in (self._record(op, trace) for op, trace in ops) if record is not None]
         self.recent.extend(batch)
         if spool is not None:
             try:
@@ -152,8 +149,28 @@ class UsageRecorder:
                 if self._on_error is not None:
                     self._on_error(exc)
         with self._idle:
-            self._written += len(batch)
+            self._written += len(ops)
             self._idle.notify_all()
+
+    def _record(self, op: Operation, trace: str | None) -> dict[str, Any] | None:
+        try:
+            if isinstance(op, LLMCall):
+                if self.metrics is not None:
+                    self.metrics.llm_ended(op)
+                record = llm_record(op, trace)
+                self._price(record)
+            elif isinstance(op, ToolCall):
+                if self.metrics is not None:
+                    self.metrics.tool_ended(op)
+                record = tool_record(op, trace)
+            else:
+                return None
+        except Exception as exc:  # one odd operation must not stop the writer
+            self.write_errors += 1
+            if self._on_error is not None:
+                self._on_error(exc)
+            return None
+        return record
 
     def _price(self, record: dict[str, Any]) -> None:
         tokens = TokenCounts(

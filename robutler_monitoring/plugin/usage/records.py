@@ -19,13 +19,12 @@ filled later, by the writer thread (:mod:`.cost` is too slow for the request pat
 from __future__ import annotations
 
 import sys
-import time
 import uuid
 from typing import Any
 
 from ...events import LLMCall, Operation, ToolCall
 
-__all__ = ["RECORD_KEY", "llm_record", "server_request_id", "tool_record"]
+__all__ = ["RECORD_KEY", "llm_record", "server_request_id", "tool_record", "trace_id"]
 
 #: ``op.state`` key holding ``[server_request_id, next_index]`` on a request's root operation
 RECORD_KEY = "usage.record_ids"
@@ -48,15 +47,16 @@ def server_request_id(op: Operation) -> tuple[str, int]:
     return ids[0], index
 
 
-def _trace_id() -> str | None:
-    trace = sys.modules.get("opentelemetry.trace")  # only when tracing is in use
+def trace_id() -> str | None:
+    """The current OpenTelemetry trace id (hex), when tracing is in use."""
+    trace = sys.modules.get("opentelemetry.trace")  # never imported here
     if trace is None:
         return None
     context = trace.get_current_span().get_span_context()
     return f"{context.trace_id:032x}" if context.is_valid else None
 
 
-def _base(op: Operation, kind: str) -> dict[str, Any]:
+def _base(op: Operation, kind: str, trace: str | None) -> dict[str, Any]:
     srid, index = server_request_id(op)
     return {
         "type": kind,
@@ -64,7 +64,7 @@ def _base(op: Operation, kind: str) -> dict[str, Any]:
         "index": index,
         "server_request_id": srid,
         "request_id": op.request_id,
-        "trace_id": _trace_id(),
+        "trace_id": trace,
         "timestamp": op.start_ns / 1e9 + (op.duration_s or 0.0),
         "agent": op.agent,
         "status": op.outcome,
@@ -73,9 +73,9 @@ def _base(op: Operation, kind: str) -> dict[str, Any]:
     }
 
 
-def llm_record(op: LLMCall) -> dict[str, Any]:
+def llm_record(op: LLMCall, trace: str | None = None) -> dict[str, Any]:
     """The usage record of a finished LLM call (cost fields not yet filled)."""
-    record = _base(op, "llm")
+    record = _base(op, "llm", trace)
     prompt = op.input_tokens or 0
     completion = op.output_tokens or 0
     record.update(
@@ -98,16 +98,11 @@ def llm_record(op: LLMCall) -> dict[str, Any]:
     return record
 
 
-def tool_record(op: ToolCall) -> dict[str, Any]:
+def tool_record(op: ToolCall, trace: str | None = None) -> dict[str, Any]:
     """The usage record of a finished tool call, with any pricing the tool reported."""
-    record = _base(op, "tool")
+    record = _base(op, "tool", trace)
     record["tool"] = op.name
     record["call_id"] = op.call_id
     if op.pricing:
         record["pricing"] = dict(op.pricing)
     return record
-
-
-def now() -> float:
-    """Wall-clock seconds (a seam for tests)."""
-    return time.time()

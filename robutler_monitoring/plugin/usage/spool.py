@@ -98,12 +98,11 @@ class Spool:
         return added
 
     def _trim(self) -> None:
-        (count,) = self._db.execute("SELECT COUNT(*) FROM records").fetchone()
-        excess = count - self.max_records
+        # Records are only ever deleted oldest first, so seq has no holes: the count is a subtraction.
+        low, high = self._db.execute("SELECT MIN(seq), MAX(seq) FROM records").fetchone()
+        excess = (high - low + 1 if high is not None else 0) - self.max_records
         if excess > 0:
-            self._db.execute(
-                "DELETE FROM records WHERE seq IN (SELECT seq FROM records ORDER BY seq LIMIT ?)", (excess,)
-            )
+            self._db.execute("DELETE FROM records WHERE seq < ?", (low + excess,))
             self._db.execute(
                 "INSERT INTO counters (name, value) VALUES ('dropped', ?) "
                 "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",

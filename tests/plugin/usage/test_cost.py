@@ -105,3 +105,24 @@ def test_library_off_prices_overrides_only() -> None:
     assert pricer.price("gpt-4o-mini", TokenCounts(input=10)).cost_usd is None
     assert pricer.price("my-llm", TokenCounts(input=1_000_000)).cost_usd == pytest.approx(1.0)
     assert pricer.library_version is None
+
+
+@pytest.mark.parametrize("model", ["gpt-4o", "gpt-4o-mini", "o3-mini", "claude-sonnet-4-5", "gemini-2.5-pro"])
+def test_same_cost_as_genai_prices_own_calculation(model: str) -> None:
+    from genai_prices import Usage, calc_price
+
+    pricer = Pricer()
+    for tokens in (
+        TokenCounts(input=1_234, output=567, cache_read=300, cache_write=100),
+        TokenCounts(input=250_001, output=4_000, cache_read=50_000),
+        TokenCounts(input=200_000, output=1),
+        TokenCounts(output=10),
+    ):
+        usage = Usage(
+            input_tokens=tokens.input,
+            output_tokens=tokens.output,
+            cache_read_tokens=tokens.cache_read,
+            cache_write_tokens=tokens.cache_write,
+        )
+        expected = float(calc_price(usage, model).total_price)
+        assert pricer.price(model, tokens).cost_usd == pytest.approx(expected, rel=1e-12), tokens
