@@ -14,6 +14,7 @@ from typing import Any
 
 from robutler.agents.core.base_agent import BaseAgent
 from robutler.agents.skills.base import Skill
+from robutler.agents.skills.core.llm.litellm.skill import LiteLLMSkill
 from robutler.agents.tools.decorators import tool
 
 MODEL = "gpt-4o-mini"
@@ -102,16 +103,28 @@ class FakeLLM(Skill):  # type: ignore[misc]
         yield finish | {"usage": _usage(kind)}
 
 
+class FakeLiteLLM(LiteLLMSkill):  # type: ignore[misc]
+    """The SDK's real LiteLLMSkill with only its network call replaced (its usage bookkeeping runs)."""
+
+    def __init__(self) -> None:
+        super().__init__({"model": MODEL})
+        self._answers = FakeLLM()
+
+    async def _execute_completion(
+        self, messages: list[dict[str, Any]], model: str, tools: Any = None, stream: bool = False, **_: Any
+    ) -> dict[str, Any]:
+        return await self._answers.chat_completion(messages, model=model, tools=tools)
+
+
 @tool  # type: ignore[untyped-decorator]
 def add(a: int, b: int) -> int:
     """Add two integers."""
     return a + b
 
 
-def make_agent(name: str = "calculator") -> BaseAgent:
-    return BaseAgent(
-        name=name, instructions="You add numbers.", skills={"primary_llm": FakeLLM()}, tools=[add]
-    )
+def make_agent(name: str = "calculator", *, litellm: bool = False) -> BaseAgent:
+    llm = FakeLiteLLM() if litellm else FakeLLM()
+    return BaseAgent(name=name, instructions="You add numbers.", skills={"primary_llm": llm}, tools=[add])
 
 
 agent = make_agent()

@@ -124,3 +124,24 @@ def test_instrumenting_twice_counts_once() -> None:
     instrument_agent(agent, bus=bus)
     asyncio.run(agent.run(QUESTION))
     assert len([op for op in seen.ops if op.kind == "llm"]) == 2
+
+
+def test_litellm_call_listed_twice_in_context_usage_is_counted_once() -> None:
+    from robutler.server.context.context_vars import get_context
+
+    bus, registry = EventBus(), CollectorRegistry()
+    recorder = UsageRecorder(Pricer(), UsageMetrics(registry))
+    recorder.subscribe(bus)
+    agent = instrument_agent(sdk_agent.make_agent(litellm=True), bus=bus)
+
+    async def run() -> list[dict[str, Any]]:
+        await agent.run(QUESTION)
+        return list(get_context().usage)
+
+    sdk_usage = asyncio.run(run())
+    sdk_llm = [(u.get("skill"), u["prompt_tokens"]) for u in sdk_usage if u["type"] == "llm"]
+    # 0.2.0 lists each LiteLLM call twice: once from the skill, once from BaseAgent
+    assert sdk_llm == [("litellm", 40), (None, 40), ("litellm", 70), (None, 70)]
+    assert _llm_records(recorder) == [(40, 12, 16, False), (70, 9, 32, False)]
+    labels = {"agent": "calculator", "model": "gpt-4o-mini", "type": "input"}
+    assert registry.get_sample_value("robutler_llm_tokens_total", labels) == 110
