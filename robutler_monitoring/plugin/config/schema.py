@@ -247,6 +247,25 @@ class UsageExportConfig(_Model):
     source: str = Field(default="robutler", min_length=1, description="CloudEvents `source`")
 
 
+class BudgetConfig(_Model):
+    """One entry of ``monitoring.usage.budgets``: a daily (UTC) spend or token budget."""
+
+    agent: str = Field(default="*", min_length=1, description="agent name, or * for every agent together")
+    model: str = Field(default="*", min_length=1, description="model name, or * for every model together")
+    daily_usd: float | None = Field(default=None, gt=0)
+    daily_tokens: int | None = Field(default=None, gt=0)
+    soft_share: float = Field(
+        default=0.8, gt=0, le=1, description="share of the budget that raises a warning"
+    )
+    hard: bool = Field(default=False, description="over budget: answer the agent's new requests with 429")
+
+    @model_validator(mode="after")
+    def _check_limit(self) -> BudgetConfig:
+        if (self.daily_usd is None) == (self.daily_tokens is None):
+            raise ValueError("a budget needs exactly one of daily_usd or daily_tokens")
+        return self
+
+
 class UsageConfig(_Model):
     """``monitoring.usage``: LLM and tool usage records, their cost, metrics and export."""
 
@@ -266,6 +285,7 @@ class UsageConfig(_Model):
         default=600.0, gt=0, description="seconds; /health/detailed warns beyond this"
     )
     export: UsageExportConfig = UsageExportConfig()
+    budgets: tuple[BudgetConfig, ...] = ()
 
     @model_validator(mode="after")
     def _check_spool(self) -> UsageConfig:

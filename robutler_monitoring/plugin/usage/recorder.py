@@ -53,6 +53,7 @@ class UsageRecorder:
         keep_recent: int = 10_000,
         max_pending: int = 100_000,
         on_error: Callable[[BaseException], None] | None = None,
+        on_record: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.pricer = pricer
         self.metrics = metrics
@@ -66,6 +67,7 @@ class UsageRecorder:
         self._written = 0  #: records the writer finished with
         self._thread: threading.Thread | None = None
         self._on_error = on_error
+        self._on_record = on_record  #: each finished record, in the writer thread (budgets)
         self.write_errors = 0
 
     # -- the request path -------------------------------------------------------------------
@@ -165,6 +167,8 @@ class UsageRecorder:
                 record = tool_record(op, trace)
             else:
                 return None
+            if self._on_record is not None:
+                self._on_record(record)
         except Exception as exc:  # one odd operation must not stop the writer
             self.write_errors += 1
             if self._on_error is not None:

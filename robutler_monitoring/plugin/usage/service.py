@@ -7,6 +7,7 @@ The usage concern is a thin adapter around :class:`UsageService`; so is
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Callable
 from decimal import Decimal
@@ -14,8 +15,10 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from ..config.schema import UsageConfig
+from ...host.types import ASGIApp
+from ..config.schema import BudgetConfig, UsageConfig
 from ..metrics.registry import instruments_for
+from .budgets import BudgetGuard, BudgetTracker
 from .cost import ModelPrice, Pricer
 from .exporter import Exporter
 from .metrics import UsageMetrics
@@ -108,8 +111,12 @@ class UsageService:
             def spool_factory() -> Spool:
                 return Spool(spool_dir, sinks=names, max_records=max_records)
 
+        self.budgets = BudgetTracker(cfg.budgets, on_soft=_budget_warning, on_exceeded=_budget_exceeded)
         self.recorder = UsageRecorder(
-            Pricer(overrides, library=cfg.price_library), self.metrics, spool_factory=spool_factory
+            Pricer(overrides, library=cfg.price_library),
+            self.metrics,
+            spool_factory=spool_factory,
+            on_record=self.budgets.add,
         )
         self.exporter: Exporter | None = None
         if spool_factory is not None and sinks:
@@ -123,6 +130,12 @@ class UsageService:
                 on_failed=lambda sink, exc: self.export_metrics.failed.labels(sink).inc(),
                 on_stats=self._stats,
             )
+
+    def wrap(self, app: ASGIApp) -> ASGIApp:
+        """The app behind the budget guard when a budget is hard (429 before the agent runs)."""
+        if any(budget.hard for budget in self.cfg.budgets):
+            return BudgetGuard(app, self.budgets)
+        return app
 
     def _sinks(self) -> list[Sink]:
         from ..logging.outputs import parse_size
@@ -188,6 +201,28 @@ class UsageService:
             return
         records = list(self.recorder.recent)
         await _respond(send, 200, {"records": records, "count": len(records)})
+
+
+_log = logging.getLogger("robutler.monitoring.usage")
+
+
+def _budget_name(budget: BudgetConfig) -> str:
+    limit = f"${budget.daily_usd:g}" if budget.daily_usd is not None else f"{budget.daily_tokens} tokens"
+    return f"agent={budget.agent} model={budget.model} daily {limit}"
+
+
+def _budget_warning(budget: BudgetConfig, spent: float) -> None:
+    # The alert event `budget` goes through the alerting pipeline once that has landed.
+    _log.warning("budget: %s is %d%% spent today", _budget_name(budget), round(100 * spent / _limit(budget)))
+
+
+def _budget_exceeded(budget: BudgetConfig, spent: float) -> None:
+    what = "new requests get 429 until midnight UTC" if budget.hard else "soft budget: requests still served"
+    _log.warning("budget: %s exceeded today (%s)", _budget_name(budget), what)
+
+
+def _limit(budget: BudgetConfig) -> float:
+    return float(budget.daily_usd if budget.daily_usd is not None else budget.daily_tokens or 1)
 
 
 _metrics_lock = threading.Lock()
