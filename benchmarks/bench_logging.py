@@ -23,8 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from loguru import logger
 
+from robutler_monitoring.events import EventBus, HttpRequest
 from robutler_monitoring.plugin.config.schema import LoggingConfig
-from robutler_monitoring.plugin.context import RequestRecord, request_id_var
+from robutler_monitoring.plugin.http.context import request_id_var
 from robutler_monitoring.plugin.logging.access import AccessLogger
 from robutler_monitoring.plugin.logging.setup import configure_logging
 
@@ -111,8 +112,19 @@ def bench_stdlib_json() -> float:
         stream.close()
 
 
-RECORD = RequestRecord("POST", "/assistant/chat/completions", "/{agent}/chat/completions",
-                       200, 0.0123, 0.004, "127.0.0.1:51234", "0123456789abcdef0123456789abcdef")  # fmt: skip
+def _record() -> HttpRequest:
+    """A finished request, as the access log receives it from the bus."""
+    op = HttpRequest("POST", "/assistant/chat/completions", request_id="0123456789abcdef0123456789abcdef",
+                     bus=EventBus())  # fmt: skip
+    op.route, op.status, op.peer = "/{agent}/chat/completions", 200, ("127.0.0.1", 51234)
+    op.begin()
+    op.ttfb_s = 0.004
+    op.end()
+    op.duration_s = 0.0123
+    return op
+
+
+RECORD = _record()
 
 
 def bench_access_ours() -> float:

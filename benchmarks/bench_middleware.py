@@ -34,7 +34,6 @@ from starlette.routing import Route
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from robutler_monitoring.plugin.metrics.exposition import render
-from robutler_monitoring.plugin.middleware import MonitoringMiddleware
 
 IN_PROCESS_REQUESTS = 40_000
 WRK_SECONDS = 2
@@ -96,21 +95,31 @@ def _scratch_dir() -> str:
     return _SCRATCH[0]
 
 
-def _access_log_listeners() -> tuple[list[Any], str]:
-    """The logging engineer's access-log listener writing to a temp file, else a no-op."""
-    try:
-        from robutler_monitoring.host.settings import ServeSettings
-        from robutler_monitoring.plugin.config.schema import MonitoringConfig
-        from robutler_monitoring.plugin.logging import hooks as logging_hooks
+def _ours(access_log: bool) -> Any:
+    """The app wrapped exactly as the plugin wraps it: a runtime with its own bus and registry,
+    the metrics and HTTP concerns (and the logging concern, writing to a temp file)."""
+    from robutler_monitoring.events import EventBus
+    from robutler_monitoring.host.settings import ServeSettings
+    from robutler_monitoring.plugin.config.schema import MonitoringConfig
+    from robutler_monitoring.plugin.runtime import Runtime
 
-        out = os.path.join(_scratch_dir(), "access.log")
-        cfg = MonitoringConfig.model_validate({"logging": {"output": out}})
-        listeners = logging_hooks.request_listeners(cfg, ServeSettings())
-        if listeners:
-            return listeners, f"real access log (JSON lines to {out})"
-    except Exception as exc:
-        return [lambda record: None], f"no-op listener (access log unavailable: {exc!r})"
-    return [lambda record: None], "no-op listener (access log returned no listener)"
+    out = os.path.join(_scratch_dir(), "access.log")
+    cfg = MonitoringConfig.model_validate({"logging": {"output": out, "access_log": access_log}})
+    concerns = [
+        "robutler_monitoring.plugin.metrics.concern:MetricsConcern",
+        "robutler_monitoring.plugin.http.concern:HttpConcern",
+    ]
+    if access_log:
+        concerns.insert(0, "robutler_monitoring.plugin.logging.concern:LoggingConcern")
+    rt = Runtime(ServeSettings(), cfg, bus=EventBus(), registry=CollectorRegistry(), concerns=concerns)
+    app: Any = make_app()
+    for concern in rt.concerns:
+        concern.subscribe(rt)
+    for concern in rt.concerns:
+        rt.endpoints.extend(concern.endpoints(rt))
+    for concern in rt.concerns:
+        app = concern.wrap(app, rt)
+    return app
 
 
 def variants() -> dict[str, Callable[[], Any]]:
@@ -126,10 +135,8 @@ def variants() -> dict[str, Callable[[], Any]]:
     return {
         "bare": make_app,
         "minimal": lambda: MinimalMiddleware(make_app(), CollectorRegistry()),
-        "ours": lambda: MonitoringMiddleware(make_app(), registry=CollectorRegistry()),
-        "ours+accesslog": lambda: MonitoringMiddleware(
-            make_app(), registry=CollectorRegistry(), listeners=_access_log_listeners()[0]
-        ),
+        "ours": lambda: _ours(access_log=False),
+        "ours+accesslog": lambda: _ours(access_log=True),
         "starlette_exporter": exporter,
     }
 
@@ -285,8 +292,8 @@ def _wrk_rps(variant: str) -> float | None:
 
 def main() -> None:
     t0 = time.perf_counter()
-    _, listener_note = _access_log_listeners()
-    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores; access log: {listener_note}\n")
+    note = f"real access log (JSON lines to {os.path.join(_scratch_dir(), 'access.log')})"
+    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores; access log: {note}\n")
 
     us = in_process()
     bare = us["bare"]
@@ -297,7 +304,7 @@ def main() -> None:
         ratio = f"{extra / minimal:5.2f}x minimal's overhead" if name != "bare" else ""
         print(f"  {name:20s} {value:7.2f} us/request  (+{extra:6.2f} us)  {ratio}")
 
-    app_bare, app_ours = make_app(), MonitoringMiddleware(make_app(), registry=CollectorRegistry())
+    app_bare, app_ours = make_app(), _ours(access_log=False)
     ttfb_bare = asyncio.run(_ttfb(app_bare)) * 1e6
     ttfb_ours = asyncio.run(_ttfb(app_ours)) * 1e6
     print(

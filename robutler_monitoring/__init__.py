@@ -12,31 +12,35 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what type checkers see; at run time the names load on first use
-    from .plugin.logging.api import get_logger as get_logger
-    from .plugin.metrics.api import CacheStats as CacheStats
-    from .plugin.metrics.api import Metrics as Metrics
-    from .plugin.metrics.api import MetricsError as MetricsError
-    from .plugin.metrics.api import cache_stats as cache_stats
-    from .plugin.metrics.api import metrics as metrics
-    from .plugin.metrics.api import performance_monitor as performance_monitor
-    from .plugin.metrics.api import register_cache as register_cache
-    from .plugin.metrics.api import register_health_check as register_health_check
-    from .plugin.metrics.api import track_skill_performance as track_skill_performance
+    from .api import CacheStats as CacheStats
+    from .api import Metrics as Metrics
+    from .api import MetricsError as MetricsError
+    from .api import cache_stats as cache_stats
+    from .api import get_logger as get_logger
+    from .api import metrics as metrics
+    from .api import performance_monitor as performance_monitor
+    from .api import record_llm_call as record_llm_call
+    from .api import record_tool_call as record_tool_call
+    from .api import register_cache as register_cache
+    from .api import register_health_check as register_health_check
+    from .api import track_skill_performance as track_skill_performance
 
 __version__ = "0.1.0"
 
 #: public name -> module that defines it
 _EXPORTS: dict[str, str] = {
-    "get_logger": "robutler_monitoring.plugin.logging.api",
-    "metrics": "robutler_monitoring.plugin.metrics.api",
-    "Metrics": "robutler_monitoring.plugin.metrics.api",
-    "MetricsError": "robutler_monitoring.plugin.metrics.api",
-    "performance_monitor": "robutler_monitoring.plugin.metrics.api",
-    "track_skill_performance": "robutler_monitoring.plugin.metrics.api",
-    "register_cache": "robutler_monitoring.plugin.metrics.api",
-    "cache_stats": "robutler_monitoring.plugin.metrics.api",
-    "CacheStats": "robutler_monitoring.plugin.metrics.api",
-    "register_health_check": "robutler_monitoring.plugin.metrics.api",
+    "get_logger": "robutler_monitoring.api",
+    "metrics": "robutler_monitoring.api",
+    "Metrics": "robutler_monitoring.api",
+    "MetricsError": "robutler_monitoring.api",
+    "performance_monitor": "robutler_monitoring.api",
+    "track_skill_performance": "robutler_monitoring.api",
+    "register_cache": "robutler_monitoring.api",
+    "cache_stats": "robutler_monitoring.api",
+    "CacheStats": "robutler_monitoring.api",
+    "register_health_check": "robutler_monitoring.api",
+    "record_llm_call": "robutler_monitoring.api",
+    "record_tool_call": "robutler_monitoring.api",
 }
 
 

@@ -38,6 +38,8 @@ import time
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
+from time import perf_counter as _perf_counter
+from time import time_ns as _time_ns
 from types import TracebackType
 from typing import Any, ClassVar, Final, Literal, TypeVar
 
@@ -143,16 +145,20 @@ class Operation:
             parent = _current.get()
         self.name = name
         self.parent = parent
-        self.request_id = request_id if request_id is not None or parent is None else parent.request_id
-        self.agent = agent if agent is not None or parent is None else parent.agent
-        self.start = time.perf_counter()  #: monotonic start, for durations
-        self.start_ns = time.time_ns()  #: wall-clock start, for spans and records
+        self.request_id: str | None = (
+            request_id if request_id is not None or parent is None else parent.request_id
+        )
+        self.agent: str | None = agent if agent is not None or parent is None else parent.agent
+        self.start = _perf_counter()  #: monotonic start, for durations
+        self.start_ns = _time_ns()  #: wall-clock start, for spans and records
         self.duration_s: float | None = None
         self.outcome: Outcome | None = None  #: set once, by :meth:`end`
         self.error: BaseException | None = None  #: only while end subscribers run
         self.error_type: str | None = None
         self.state: dict[Any, Any] = {}  #: per-subscriber scratch space (a span, ...)
-        self._bus = bus if bus is not None else _default_bus
+        if bus is None:  # inside an operation, publish where it publishes (a test's bus)
+            bus = parent._bus if parent is not None else _default_bus
+        self._bus: EventBus = bus
         self._token: Token[Operation | None] | None = None
 
     @property
@@ -164,7 +170,11 @@ class Operation:
         self._token = _current.set(self)
         handlers = self._bus._start.get(self.kind)
         if handlers:
-            self._bus._dispatch(handlers, self)
+            for handler in handlers:  # inlined _dispatch: this runs for every request
+                try:
+                    handler(self)
+                except Exception as exc:
+                    self._bus._failed(exc, self.kind)
         return self
 
     def end(
@@ -182,25 +192,34 @@ class Operation:
         """
         if self.outcome is not None:
             return
-        self.duration_s = time.perf_counter() - self.start
-        self.outcome = outcome if outcome is not None else outcome_of(error)
+        self.duration_s = _perf_counter() - self.start
+        if outcome is None:
+            outcome = "success" if error is None else outcome_of(error)
+        self.outcome = outcome
         if error is not None:
             self.error_type = type(error).__name__
         if error_type is not None:
             self.error_type = error_type
-        elif self.outcome == "error" and self.error_type is None:
+        elif outcome == "error" and self.error_type is None:
             self.error_type = "Error"
-        token, self._token = self._token, None
+        token = self._token
         if token is not None:
-            with contextlib.suppress(ValueError):  # ended in another context (a stream's consumer)
+            self._token = None
+            try:  # noqa: SIM105 (suppress() would cost a context manager per operation)
                 _current.reset(token)
+            except ValueError:  # ended in another context (a stream's consumer)
+                pass
+        if outcome == "error" and self.kind == "agent" and self.parent is not None:
+            _fail_response(self)
         handlers = self._bus._end.get(self.kind)
         if handlers:
             self.error = error
-            try:
-                self._bus._dispatch(handlers, self)
-            finally:
-                self.error = None
+            for handler in handlers:
+                try:
+                    handler(self)
+                except Exception as exc:  # a broken concern must never break the work
+                    self._bus._failed(exc, self.kind)
+            self.error = None
 
     def __enter__(self: Op) -> Op:
         return self.begin()
@@ -219,20 +238,52 @@ class HttpRequest(Operation):
     """An HTTP request, from its arrival to the end of its response (a whole stream).
 
     ``status`` is what was sent on the status line; ``outcome`` says how it really
-    ended (a stream that failed after a 200 is an ``error``).
+    ended: an agent run inside it that fails after the status line was sent (a streamed
+    answer) sets ``inner_error``, and the request ends as ``error``. (A failed tool or LLM
+    call the agent handled is not a failed request.)
     """
 
     kind: ClassVar[str] = "http"
-    __slots__ = ("client", "method", "path", "route", "status", "ttfb_s")
+    __slots__ = ("inner_error", "method", "path", "peer", "route", "status", "ttfb_s")
 
-    def __init__(self, method: str, path: str, *, request_id: str, **kwargs: Any) -> None:
-        super().__init__(f"{method} {path}", request_id=request_id, **kwargs)
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        *,
+        request_id: str,
+        bus: EventBus | None = None,
+        parent: Operation | None = None,
+    ) -> None:
+        # Explicit arguments, no **kwargs: this runs for every request.
+        Operation.__init__(self, f"{method} {path}", bus=bus, parent=parent, request_id=request_id)
         self.method = method
         self.path = path
-        self.route: str | None = None  #: the route template, set at the end
+        self.route: str | None = None  #: the route template (the wrapper's best guess until the end)
         self.status = 0
         self.ttfb_s: float | None = None
-        self.client: str | None = None
+        self.peer: Any = None  #: the ASGI scope's ``client`` (host, port), when known
+        self.inner_error: str | None = None  #: error type of work that failed after the status line
+
+    @property
+    def client(self) -> str | None:
+        """``host:port`` of the peer, when known."""
+        peer = self.peer
+        return f"{peer[0]}:{peer[1]}" if peer else None
+
+    def first_byte(self) -> None:
+        """Mark the first response body byte (once)."""
+        if self.ttfb_s is None:
+            self.ttfb_s = time.perf_counter() - self.start
+
+
+def _fail_response(op: Operation) -> None:
+    """The agent run ``op`` failed: if its request already sent its status line, that failed too."""
+    parent = op.parent
+    while parent is not None and not isinstance(parent, HttpRequest):
+        parent = parent.parent
+    if parent is not None and parent.status and parent.outcome is None and parent.inner_error is None:
+        parent.inner_error = op.error_type
 
 
 class AgentRun(Operation):

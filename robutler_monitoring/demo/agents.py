@@ -19,6 +19,7 @@ from robutler_monitoring.demo.llm import (
     last_user_text,
 )
 from robutler_monitoring.demo.skills import SkillError, Tool
+from robutler_monitoring.events import llm_call, tool_call
 
 logger = logging.getLogger("robutler_monitoring.demo")
 
@@ -106,21 +107,32 @@ class DemoAgent:
             await asyncio.sleep(directives.slow)
         if directives.crash:
             raise DemoCrash(f"agent {self.name!r} crashed on purpose (!crash)")
-        calls = self.llm.plan(messages, set(self.tools))
+        # Each model call and each tool call is an operation that monitoring observes.
+        with llm_call(self.llm.model, provider="demo"):
+            calls = self.llm.plan(messages, set(self.tools))
         results = [await self._call_tool(call) for call in calls]
-        answer = self.llm.answer(messages, results)
-        usage = self.llm.usage(messages, answer)
+        with llm_call(self.llm.model, provider="demo") as answering:
+            answer = self.llm.answer(messages, results)
+            usage = self.llm.usage(messages, answer)
+            answering.first_token()
+            answering.set_usage(input_tokens=usage.prompt_tokens, output_tokens=usage.completion_tokens)
         return Completion(answer, self.llm.model, usage, results), directives
 
     async def _call_tool(self, call: ToolCall) -> ToolResult:
         tool = self.tools[call.name]
         logger.debug("agent %s calls tool %s(%s)", self.name, call.name, call.arguments)
+        operation = tool_call(call.name, call_id=call.id).begin()
         try:
             output = await tool.call(call.arguments[tool.parameter])
         except SkillError as exc:
             # A refused input is an answer for the model, not a server error.
             logger.debug("tool %s refused %s: %s", call.name, call.arguments, exc)
+            operation.end(exc)
             return ToolResult(call, error=str(exc))
+        except BaseException as exc:
+            operation.end(exc)
+            raise
+        operation.end()
         return ToolResult(call, output=output)
 
     def _directives(self, text: str) -> _Directives:

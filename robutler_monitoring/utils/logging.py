@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from ..plugin.logging.api import Logger, get_logger
+from ..api.logging import Logger, get_logger
 
 __all__ = ["Logger", "get_logger"]

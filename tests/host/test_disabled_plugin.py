@@ -79,11 +79,6 @@ def test_a_target_served_with_the_plugin_disabled_loads_none_of_it(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="the demo's public API (performance_monitor, register_cache, ...) still lives in "
-    "robutler_monitoring.plugin until the seam branch moves it out (issue 7 item 1)",
-)
 def test_the_demo_served_with_the_plugin_disabled_loads_none_of_it(
     tmp_path: Path, reporter_env: dict[str, str]
 ) -> None:

@@ -9,16 +9,10 @@ from typing import Any
 
 from ...host.errors import UsageError
 from ...host.settings import ServeSettings, Slot
+from ..options import FLAG_KEYS
 from .errors import ConfigError
 from .loader import ResolvedConfig, load_config, resolve_config_path
 from .schema import MonitoringConfig
-
-#: ``robutler serve`` options of this plugin (``settings.plugin_options`` names) -> (key, flag).
-FLAG_KEYS: dict[str, tuple[str, str]] = {
-    "log_format": ("logging.format", "--log-format"),
-    "log_output": ("logging.output", "--log-output"),
-    "access_log": ("logging.access_log", "--access-log/--no-access-log"),
-}
 
 #: the configuration resolved for a run, once per process
 RESOLVED: Slot[ResolvedConfig] = Slot("monitoring.config")

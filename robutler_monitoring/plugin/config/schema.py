@@ -20,8 +20,9 @@ from pydantic import (
     model_validator,
 )
 
-LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
-_LEVEL_ALIASES = {"WARN": "WARNING", "FATAL": "CRITICAL"}
+from ...levels import LEVELS, normalize_level
+
+LOG_LEVELS = tuple(LEVELS)
 
 #: Alert event names and what triggers them.
 ALERT_EVENTS = {
@@ -36,11 +37,10 @@ _EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
 def _normalize_level(value: Any) -> Any:
     if isinstance(value, str):
-        upper = value.strip().upper()
-        upper = _LEVEL_ALIASES.get(upper, upper)
-        if upper not in LOG_LEVELS:
+        level = normalize_level(value)
+        if level is None:
             raise ValueError(f"unknown log level; expected one of {', '.join(LOG_LEVELS)}")
-        return upper
+        return level
     return value
 
 

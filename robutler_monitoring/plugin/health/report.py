@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib import metadata
 from typing import Any
 
+from ...api.health import HealthCheck, HealthRegistry, worst
+from ...events import EventBus, HealthChange
 from ..config.schema import HealthChecksConfig
 from .builtin import Readiness, builtin_checks
-from .checks import HealthCheck, HealthRegistry, worst
 from .runner import CheckRunner
 
 
@@ -38,8 +39,13 @@ class HealthReporter:
         readiness: Readiness | None = None,
         lag_source: Callable[[], float] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
+        extra: Sequence[HealthCheck] = (),
+        bus: EventBus | None = None,
     ) -> None:
         self.cfg = cfg
+        self._extra = extra  # the concerns' components (read at each report: the list may grow)
+        self._bus = bus
+        self._last: dict[str, str] = {}
         self.readiness = readiness or Readiness()
         self._user = user_checks
         self._builtin = [
@@ -70,11 +76,26 @@ class HealthReporter:
     async def detailed(self) -> tuple[int, dict[str, Any]]:
         """Every check; 200 for pass and warn, 503 for fail."""
         builtin_names = {c.name for c in self._builtin}
-        user = [c for c in self._user.checks() if c.name not in builtin_names]
+        user = [c for c in [*self._extra, *self._user.checks()] if c.name not in builtin_names]
         checks = await self._runner.run_all(self._builtin + user)
         for entries in checks.values():
             for entry in entries:
                 entry.setdefault("componentId", self._instance)
         status = worst([e["status"] for entries in checks.values() for e in entries])
+        if self._bus is not None:
+            self._publish(checks, status)
         doc = {"status": status, **self._head, "checks": checks}
         return (503 if status == "fail" else 200), doc
+
+    def _publish(self, checks: dict[str, list[dict[str, Any]]], overall: str) -> None:
+        """Tell the bus's health subscribers which components changed status since last time."""
+        assert self._bus is not None
+        now = {name: worst([e["status"] for e in entries]) for name, entries in checks.items()}
+        now["overall"] = overall
+        for component, status in now.items():
+            previous = self._last.get(component)
+            if previous != status:
+                self._last[component] = status
+                outputs = [e["output"] for e in checks.get(component, ()) if e.get("output")]
+                detail = "; ".join(str(o) for o in outputs) or None
+                self._bus.publish_health(HealthChange(component, status, previous, detail))

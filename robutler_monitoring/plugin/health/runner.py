@@ -17,7 +17,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from .checks import CheckFn, HealthCheck, entry_for, timestamp
+from ...api.health import CheckFn, HealthCheck, entry_for, timestamp
 
 #: The output of a check whose previous run is still going, past its timeout.
 STILL_RUNNING = "still running (previous run exceeded the timeout)"

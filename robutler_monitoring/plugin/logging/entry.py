@@ -20,7 +20,8 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
-from ..context import agent_var, request_id_var
+from ...events import current_operation
+from ..http.context import request_id_var
 from ..secrets import scrub_text
 from .redact import redact_field
 from .trace_ids import current_trace_ids
@@ -81,14 +82,17 @@ def build_entry(
         "logger": logger,
         "message": scrub_text(message.rstrip()),  # uvicorn ends some messages with "\n"
     }
+    op = current_operation()  # the agent run, tool call or request this line is written in
     rid = request_id or fields.get("_request_id") or request_id_var.get()
+    if rid is None and op is not None:
+        rid = op.request_id
     if rid is not None:
         entry["request_id"] = rid
     trace_id, span_id = current_trace_ids()
     if trace_id is not None:
         entry["trace_id"] = trace_id
         entry["span_id"] = span_id
-    agent = agent_var.get()
+    agent = op.agent if op is not None else None
     explicit_agent = fields.get("agent")
     if agent is None and isinstance(explicit_agent, str):
         agent = explicit_agent  # `extra={"agent": ...}` outside an agent run names the agent

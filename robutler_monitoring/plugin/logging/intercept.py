@@ -12,21 +12,14 @@ from typing import Any
 
 from loguru import logger as _loguru
 
+from ...levels import LEVEL_NAMES, LEVELS
+
 #: attributes every LogRecord has; anything else came in through ``extra=``
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
     "message", "asctime", "taskName",
     "color_message",  # uvicorn's ANSI copy of the message
 }  # fmt: skip
-_LEVEL_NAMES = {
-    5: "TRACE",
-    10: "DEBUG",
-    20: "INFO",
-    25: "SUCCESS",
-    30: "WARNING",
-    40: "ERROR",
-    50: "CRITICAL",
-}
-STDLIB_LEVELS = {name: number for number, name in _LEVEL_NAMES.items()}
+STDLIB_LEVELS = LEVELS  # loguru's numbers are the stdlib's
 
 
 class InterceptHandler(logging.Handler):
@@ -37,7 +30,7 @@ class InterceptHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         """Hand ``record`` to loguru with its logger name, fields and exception."""
-        level: str | int = _LEVEL_NAMES.get(record.levelno) or record.levelno
+        level: str | int = LEVEL_NAMES.get(record.levelno) or record.levelno
         try:
             message = record.getMessage()
         except Exception:  # bad %-args: keep what we have rather than lose the line

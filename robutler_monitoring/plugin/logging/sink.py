@@ -11,16 +11,14 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from ...levels import LEVELS
 from ..secrets import scrub_text
 from .console import render_console
 from .entry import build_entry, exception_info, to_json
 from .writer import LineWriter
 
 #: loguru's level numbers, used by the direct path (the access log)
-LEVEL_NUMBERS = {
-    "TRACE": 5, "DEBUG": 10, "INFO": 20, "SUCCESS": 25,
-    "WARNING": 30, "ERROR": 40, "CRITICAL": 50,
-}  # fmt: skip
+LEVEL_NUMBERS = LEVELS
 
 
 class LogSink:

@@ -18,10 +18,10 @@ class HttpMetrics:
 
     >>> from prometheus_client import CollectorRegistry
     >>> m = HttpMetrics(CollectorRegistry())
-    >>> m.record("GET", "/agents", 200, 0.012, 0.010)
+    >>> m.record("GET", "/agents", 200, 0.012, 0.010, "success")
     """
 
-    REQUESTS_DOC = "HTTP requests by method, route template and status code."
+    REQUESTS_DOC = "HTTP requests by method, route template, status code sent and outcome."
     DURATION_DOC = "Time from request start to the end of the response, including a full stream."
     TTFB_DOC = "Time from request start to the first response body byte."
     IN_PROGRESS_DOC = "HTTP requests being served now."
@@ -30,7 +30,7 @@ class HttpMetrics:
         self.requests = Counter(
             "robutler_http_requests",
             self.REQUESTS_DOC,
-            ("method", "route", "status"),
+            ("method", "route", "status", "outcome"),
             registry=registry,
         )
         self.duration = Histogram(
@@ -56,7 +56,7 @@ class HttpMetrics:
         )
         self.errors = instruments_for(registry, ErrorMetrics)
         # Label lookups cost more than the updates; labels are bounded, so cache children.
-        self._children: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
+        self._children: dict[tuple[str, str, int, str], tuple[Any, Any, Any]] = {}
         self._gauges: dict[tuple[str, str], Any] = {}
 
     def in_progress(self, method: str, route: str) -> Any:
@@ -67,12 +67,21 @@ class HttpMetrics:
             child = self._gauges[key] = self.in_progress_gauge.labels(method, route)
         return child
 
-    def record(self, method: str, route: str, status: int, duration: float, ttfb: float | None) -> None:
+    def record(
+        self,
+        method: str,
+        route: str,
+        status: int,
+        duration: float,
+        ttfb: float | None,
+        outcome: str = "success",
+    ) -> None:
         """Count one finished request and observe its timings."""
-        children = self._children.get((method, route, status))
+        key = (method, route, status, outcome)
+        children = self._children.get(key)
         if children is None:
-            children = self._children[(method, route, status)] = (
-                self.requests.labels(method, route, str(status)),
+            children = self._children[key] = (
+                self.requests.labels(method, route, str(status), outcome),
                 self.duration.labels(method, route),
                 self.ttfb.labels(method, route),
             )

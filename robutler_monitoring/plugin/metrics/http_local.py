@@ -71,14 +71,14 @@ class LocalHttpMetrics:
     >>> from prometheus_client import CollectorRegistry, generate_latest
     >>> registry = CollectorRegistry()
     >>> m = LocalHttpMetrics(registry)
-    >>> m.record("GET", "/agents", 200, 0.012, 0.010)
+    >>> m.record("GET", "/agents", 200, 0.012, 0.010, "success")
     >>> text = generate_latest(registry).decode()
-    >>> 'robutler_http_requests_total{method="GET",route="/agents",status="200"} 1.0' in text
+    >>> 'outcome="success",route="/agents",status="200"} 1.0' in text
     True
     """
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self._requests: dict[tuple[str, str, int], int] = {}
+        self._requests: dict[tuple[str, str, int, str], int] = {}
         self._timings: dict[tuple[str, str], tuple[_Histogram, _Histogram]] = {}
         self._in_progress: dict[tuple[str, str], _InProgress] = {}
         registry.register(self)
@@ -91,9 +91,17 @@ class LocalHttpMetrics:
             gauge = self._in_progress[(method, route)] = _InProgress()
         return gauge
 
-    def record(self, method: str, route: str, status: int, duration: float, ttfb: float | None) -> None:
+    def record(
+        self,
+        method: str,
+        route: str,
+        status: int,
+        duration: float,
+        ttfb: float | None,
+        outcome: str = "success",
+    ) -> None:
         """Count one finished request and observe its timings."""
-        key = (method, route, status)
+        key = (method, route, status, outcome)
         self._requests[key] = self._requests.get(key, 0) + 1
         timings = self._timings.get((method, route))
         if timings is None:
@@ -118,10 +126,10 @@ class LocalHttpMetrics:
         requests = CounterMetricFamily(
             "robutler_http_requests",
             HttpMetrics.REQUESTS_DOC,
-            labels=("method", "route", "status"),
+            labels=("method", "route", "status", "outcome"),
         )
-        for (method, route, status), count in [] if empty else list(self._requests.items()):
-            requests.add_metric((method, route, str(status)), float(count))
+        for (method, route, status, outcome), count in [] if empty else list(self._requests.items()):
+            requests.add_metric((method, route, str(status), outcome), float(count))
         yield requests
         duration = HistogramMetricFamily(
             "robutler_http_request_duration_seconds", HttpMetrics.DURATION_DOC, labels=("method", "route")

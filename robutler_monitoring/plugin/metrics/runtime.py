@@ -15,7 +15,8 @@ from prometheus_client import (
     ProcessCollector,
 )
 
-from .caches import CacheMetrics, CacheRegistry
+from ...api.caches import CacheRegistry
+from .caches import CacheMetrics
 from .errors import ErrorMetrics
 from .registry import instruments_for
 

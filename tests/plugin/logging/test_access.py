@@ -1,16 +1,14 @@
 """Request ids bound to every line of a request (concurrent, streaming), and the access record.
 
-A tiny stand-in for the monitoring middleware sets the request id the way
-``plugin/middleware.py`` does; the end-to-end tests in ``test_serve_logs.py``
-cover the real one.
+The monitoring middleware runs with only the access log subscribed to its bus; the
+end-to-end tests in ``test_serve_logs.py`` cover the whole plugin.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import httpx
 from starlette.applications import Starlette
@@ -19,58 +17,17 @@ from starlette.responses import PlainTextResponse, StreamingResponse
 from starlette.routing import Route
 
 from robutler_monitoring import get_logger
+from robutler_monitoring.events import EventBus, HttpRequest
 from robutler_monitoring.host.settings import ServeSettings
-from robutler_monitoring.host.types import ASGIApp, Message, Receive, Scope, Send
+from robutler_monitoring.host.types import ASGIApp
 from robutler_monitoring.plugin.config.schema import MonitoringConfig
-from robutler_monitoring.plugin.context import (
-    RequestRecord,
-    new_request_id,
-    request_id_var,
-    sanitize_request_id,
-)
-from robutler_monitoring.plugin.logging import hooks
+from robutler_monitoring.plugin.http.middleware import MonitoringMiddleware
 from robutler_monitoring.plugin.logging.access import AccessLogger
+from robutler_monitoring.plugin.logging.concern import LoggingConcern
+from robutler_monitoring.plugin.runtime import Runtime
 from tests.support.servers import run_asgi
 
 from .support import Captured, captured
-
-
-class RequestIdStandIn:
-    """Sets ``request_id_var`` for the whole response and calls the listeners after it."""
-
-    def __init__(self, app: ASGIApp, listeners: list[Callable[[RequestRecord], None]]) -> None:
-        self.app = app
-        self.listeners = listeners
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        incoming = dict(scope["headers"]).get(b"x-request-id")
-        rid = sanitize_request_id(incoming) or new_request_id()
-        token = request_id_var.set(rid)
-        started = time.perf_counter()
-        status = 500
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            request_id_var.reset(token)
-            client = scope.get("client")
-            record = RequestRecord(
-                method=scope["method"], path=scope["path"], route=scope["path"], status=status,
-                duration_s=time.perf_counter() - started, ttfb_s=None,
-                client=f"{client[0]}:{client[1]}" if client else None, request_id=rid,
-            )  # fmt: skip
-            for listener in self.listeners:
-                listener(record)
 
 
 async def work(request: Request) -> PlainTextResponse:
@@ -95,7 +52,9 @@ async def stream(request: Request) -> StreamingResponse:
 
 def _app(logs: Captured, **access: object) -> ASGIApp:
     inner = Starlette(routes=[Route("/work/{job}", work), Route("/stream", stream), Route("/health", work)])
-    return RequestIdStandIn(inner, [AccessLogger(logs.handle.sink, **access)])  # type: ignore[arg-type]
+    bus = EventBus()
+    bus.subscribe("http", on_end=AccessLogger(logs.handle.sink, **access))  # type: ignore[arg-type]
+    return MonitoringMiddleware(inner, bus=bus)
 
 
 def test_concurrent_requests_each_see_their_own_id(logs: Captured) -> None:
@@ -146,18 +105,25 @@ def test_access_record_fields_and_skipped_paths(logs: Captured) -> None:
     first = access[0]
     assert first["message"] == "GET /work/a 200"
     assert first["request_id"] == "acc-1"
-    assert (first["method"], first["status"], first["route"]) == ("GET", 200, "/work/a")
+    assert (first["method"], first["status"], first["route"]) == ("GET", 200, "/work/{job}")
+    assert first["outcome"] == "success"
     assert first["duration_ms"] > 0 and first["client"].startswith("127.0.0.1:")
     assert list(first)[:5] == ["timestamp", "level", "logger", "message", "request_id"]
     assert access[1]["status"] == 404
 
 
-def test_access_log_level_follows_status() -> None:
+def test_access_log_level_follows_status_and_outcome() -> None:
     with captured(level="INFO") as logs:
-        listener = AccessLogger(logs.handle.sink)
-        for status in (200, 503):
-            listener(RequestRecord("POST", "/a", "/a", status, 0.01, 0.001, None, "r"))
-        assert [e["level"] for e in logs.entries()] == ["INFO", "ERROR"]
+        bus = EventBus()
+        bus.subscribe("http", on_end=AccessLogger(logs.handle.sink))
+        for status, inner_error in ((200, None), (503, None), (200, "DemoAgentError")):
+            op = HttpRequest("POST", "/a", request_id="r", bus=bus).begin()
+            op.status, op.route, op.inner_error = status, "/a", inner_error
+            op.end(outcome="error" if status >= 500 or inner_error else "success")
+        entries = logs.entries()
+        assert [e["level"] for e in entries] == ["INFO", "ERROR", "ERROR"]
+        assert [e["outcome"] for e in entries] == ["success", "error", "error"]
+        assert entries[2]["status"] == 200 and entries[2]["error"] == "DemoAgentError"
 
 
 def test_access_log_can_be_turned_off() -> None:
@@ -165,8 +131,10 @@ def test_access_log_can_be_turned_off() -> None:
     on = MonitoringConfig.model_validate({"logging": {"output": "stderr"}})
     off = MonitoringConfig.model_validate({"logging": {"access_log": False}})
     try:
-        assert len(hooks.request_listeners(on, settings)) == 1
-        assert hooks.request_listeners(off, settings) == []
+        for cfg, subscribed in ((on, True), (off, False)):
+            rt = Runtime(settings, cfg, bus=EventBus(), concerns=[LoggingConcern])
+            rt.concerns[0].subscribe(rt)
+            assert rt.bus.has_subscribers("http") is subscribed
     finally:
         from robutler_monitoring.plugin.logging.setup import process_handle
 

@@ -13,7 +13,8 @@ from pathlib import Path
 from loguru import logger as loguru_logger
 
 from robutler_monitoring import get_logger
-from robutler_monitoring.plugin.context import agent_var, request_id_var
+from robutler_monitoring.events import EventBus, agent_run
+from robutler_monitoring.plugin.http.context import request_id_var
 from robutler_monitoring.plugin.logging.entry import build_entry, iso_utc, to_json
 
 from .support import Captured, parse_line
@@ -44,12 +45,11 @@ def test_timestamp_is_iso_utc_with_milliseconds() -> None:
 
 def test_context_fields_come_first_then_fields() -> None:
     rid = request_id_var.set("req-9")
-    agent = agent_var.set("assistant")
     try:
-        entry = build_entry(time.time(), "INFO", "x", "m", {"b": 1, "a": 2})
+        with agent_run("assistant", bus=EventBus()):
+            entry = build_entry(time.time(), "INFO", "x", "m", {"b": 1, "a": 2})
     finally:
         request_id_var.reset(rid)
-        agent_var.reset(agent)
     assert list(entry) == ["timestamp", "level", "logger", "message", "request_id", "agent", "b", "a"]
     assert (entry["request_id"], entry["agent"]) == ("req-9", "assistant")
 
@@ -57,12 +57,9 @@ def test_context_fields_come_first_then_fields() -> None:
 def test_an_agent_field_names_the_agent_once() -> None:
     alone = build_entry(time.time(), "INFO", "x", "m", {"agent": "echo"})
     assert alone["agent"] == "echo" and "field_agent" not in alone
-    token = agent_var.set("assistant")
-    try:
+    with agent_run("assistant", bus=EventBus()):
         same = build_entry(time.time(), "INFO", "x", "m", {"agent": "assistant"})
         other = build_entry(time.time(), "INFO", "x", "m", {"agent": "echo"})
-    finally:
-        agent_var.reset(token)
     assert same["agent"] == "assistant" and "field_agent" not in same
     assert (other["agent"], other["field_agent"]) == ("assistant", "echo")  # the run's agent wins
 

@@ -130,7 +130,9 @@ def test_bad_log_output_is_one_clear_error(tmp_path: Path) -> None:
 
 
 def test_request_id_round_trip_and_access_record(tmp_path: Path) -> None:
-    pytest.importorskip("robutler_monitoring.plugin.middleware", reason="the monitoring middleware sets ids")
+    pytest.importorskip(
+        "robutler_monitoring.plugin.http.middleware", reason="the monitoring middleware sets ids"
+    )
     with robutler_serve(tmp_path=tmp_path) as server:
         agents = httpx.get(server.base_url + "/agents", headers={"X-Request-ID": "e2e-agents.1"}, timeout=5)
         chat = httpx.post(

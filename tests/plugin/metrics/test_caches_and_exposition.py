@@ -8,7 +8,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from robutler_monitoring.plugin.metrics.caches import CacheRegistry
+from robutler_monitoring.api.caches import CacheRegistry
 from robutler_monitoring.plugin.metrics.exposition import render
 from robutler_monitoring.plugin.metrics.runtime import Sampler
 from tests.support.polling import async_wait_until

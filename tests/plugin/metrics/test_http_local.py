@@ -10,12 +10,13 @@ from robutler_monitoring.plugin.metrics.http import DURATION_BUCKETS, HttpMetric
 from robutler_monitoring.plugin.metrics.http_local import LocalHttpMetrics, http_metrics
 
 RECORDS = [
-    ("GET", "/agents", 200, 0.012, 0.010),
-    ("GET", "/agents", 200, 0.005, 0.005),  # exactly on a bucket bound: counted in it
-    ("POST", "/{agent}/chat/completions", 200, 4.2, 0.3),
-    ("POST", "/{agent}/chat/completions", 500, 0.0001, None),  # failed before any byte
-    ("GET", "<unmatched>", 404, 90.0, 0.001),  # above the last bound: only +Inf
-    ("OTHER", "<unmatched>", 405, 0.02, 0.02),
+    ("GET", "/agents", 200, 0.012, 0.010, "success"),
+    ("GET", "/agents", 200, 0.005, 0.005, "success"),  # exactly on a bucket bound: counted in it
+    ("POST", "/{agent}/chat/completions", 200, 4.2, 0.3, "success"),
+    ("POST", "/{agent}/chat/completions", 200, 1.5, 0.2, "error"),  # a stream that failed after its 200
+    ("POST", "/{agent}/chat/completions", 500, 0.0001, None, "error"),  # failed before any byte
+    ("GET", "<unmatched>", 404, 90.0, 0.001, "success"),  # above the last bound: only +Inf
+    ("OTHER", "<unmatched>", 405, 0.02, 0.02, "success"),
 ]
 
 

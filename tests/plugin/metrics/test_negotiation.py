@@ -14,7 +14,7 @@ from prometheus_client.openmetrics import exposition as openmetrics
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
-from robutler_monitoring.plugin.endpoints import metrics_endpoint
+from robutler_monitoring.plugin.http.endpoints import metrics_endpoint
 from robutler_monitoring.plugin.metrics.exposition import (
     CONTENT_TYPE,
     negotiate,

@@ -73,7 +73,9 @@ def test_exact_counts_bounded_series_and_token(tmp_path: Path) -> None:
         )
 
     def requests(method: str, route: str, status: str) -> float | None:
-        return sample(text, "robutler_http_requests_total", method=method, route=route, status=status)
+        outcome = "error" if status.startswith("5") else "success"
+        labels = {"method": method, "route": route, "status": status, "outcome": outcome}
+        return sample(text, "robutler_http_requests_total", **labels)
 
     assert requests("GET", "/agents", "200") == 3
     assert requests("GET", "/{agent}", "200") == 1
@@ -165,7 +167,7 @@ def test_two_workers_add_up_in_one_scrape(tmp_path: Path) -> None:
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     env = _env(ROBUTLER_MONITORING__METRICS__MULTIPROCESS_DIR=str(parent))
-    agents = {"method": "GET", "route": "/agents", "status": "200"}
+    agents = {"method": "GET", "route": "/agents", "status": "200", "outcome": "success"}
     with robutler_serve("--workers", "2", tmp_path=tmp_path, env=env, timeout=60) as server:
         (mp_dir,) = parent.iterdir()  # one fresh directory for this start
         sent = 0

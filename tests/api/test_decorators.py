@@ -10,30 +10,38 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from robutler_monitoring import performance_monitor, track_skill_performance
-from robutler_monitoring.plugin.context import agent_var
+from robutler_monitoring.events import EventBus, current_operation
+from robutler_monitoring.plugin.metrics.operations import OperationMetrics
+from tests.plugin.metrics.helpers import value
 
-from .helpers import value
+
+def metered(registry: CollectorRegistry) -> EventBus:
+    """A bus whose agent and skill operations are counted in ``registry``, as the plugin does."""
+    bus = EventBus()
+    OperationMetrics(registry).subscribe(bus)
+    return bus
 
 
 def test_agent_methods_bare_and_with_arguments() -> None:
     registry = CollectorRegistry()
+    bus = metered(registry)
     seen: list[str | None] = []
 
     class Agent:
         name = "alice"
 
-        @performance_monitor(registry=registry)
+        @performance_monitor(bus=bus)
         async def run(self) -> str:
-            seen.append(agent_var.get())
+            seen.append(op.agent if (op := current_operation()) else None)
             return "ok"
 
-        @performance_monitor(registry=registry, name="streamer")
+        @performance_monitor(bus=bus, name="streamer")
         async def stream(self) -> AsyncGenerator[int, None]:
             for i in range(3):
                 await asyncio.sleep(0.02)
                 yield i
 
-        @performance_monitor(registry=registry)
+        @performance_monitor(bus=bus)
         async def fail(self) -> None:
             raise LookupError("nope")
 
@@ -60,17 +68,18 @@ def test_agent_methods_bare_and_with_arguments() -> None:
 
 def test_skill_methods_sync_generator_and_errors() -> None:
     registry = CollectorRegistry()
+    bus = metered(registry)
 
     class Calculator:
         name = "calculator"
 
-        @track_skill_performance(registry=registry)
+        @track_skill_performance(bus=bus)
         def evaluate(self, expr: str) -> int:
             if expr == "1/0":
                 raise ZeroDivisionError(expr)
             return 2
 
-        @track_skill_performance(registry=registry, operation="digits")
+        @track_skill_performance(bus=bus, operation="digits")
         def each(self) -> Generator[int, None, None]:
             yield from (1, 2)
 
@@ -95,24 +104,25 @@ def test_skill_methods_sync_generator_and_errors() -> None:
 
 def test_labels_come_from_self_name_never_from_a_plain_functions_argument(tmp_path: Path) -> None:
     registry = CollectorRegistry()
+    bus = metered(registry)
 
-    @track_skill_performance(registry=registry)
+    @track_skill_performance(bus=bus)
     def read_file(path: Path) -> str:
         return path.name
 
-    @performance_monitor(registry=registry)
+    @performance_monitor(bus=bus)
     async def answer(message: Path) -> str:
         return message.name
 
     class Files:
         name = "files"
 
-        @track_skill_performance(registry=registry)
+        @track_skill_performance(bus=bus)
         def read(self, path: Path) -> str:
             return path.name
 
         @staticmethod
-        @track_skill_performance(registry=registry)
+        @track_skill_performance(bus=bus)
         def stat(path: Path) -> str:
             return path.name
 

@@ -13,6 +13,8 @@ from typing import Any, TypeAlias
 
 from loguru import logger as _loguru
 
+from ..levels import ALIASES, LEVEL_NAMES
+
 ExcInfo: TypeAlias = (
     bool
     | BaseException
@@ -20,9 +22,6 @@ ExcInfo: TypeAlias = (
     | tuple[None, None, None]
     | None
 )
-
-_LEVEL_ALIASES = {"WARN": "WARNING", "FATAL": "CRITICAL"}
-_STDLIB_NUMBERS = {10: "DEBUG", 20: "INFO", 30: "WARNING", 40: "ERROR", 50: "CRITICAL", 5: "TRACE"}
 
 
 class Logger:
@@ -86,11 +85,11 @@ class Logger:
     def log(self, level: int | str, msg: object, /, *args: object, **kw: Any) -> None:
         """Log at ``level``: a stdlib number (``logging.INFO``) or a level name."""
         if isinstance(level, int):
-            name = _STDLIB_NUMBERS.get(level)
+            name = LEVEL_NAMES.get(level)
             self._log(name or level, msg, args, **kw)  # type: ignore[arg-type]
         else:
             upper = level.upper()
-            self._log(_LEVEL_ALIASES.get(upper, upper), msg, args, **kw)
+            self._log(ALIASES.get(upper, upper), msg, args, **kw)
 
     def _log(
         self,

@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -16,14 +17,36 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from starlette.routing import Mount, Route
 
-from robutler_monitoring.plugin.context import RequestRecord, request_id_var
-from robutler_monitoring.plugin.metrics.routes import UNMATCHED
-from robutler_monitoring.plugin.middleware import MonitoringMiddleware
+from robutler_monitoring.events import EventBus, HttpRequest, Operation
+from robutler_monitoring.host.types import ASGIApp
+from robutler_monitoring.plugin.http.context import request_id_var
+from robutler_monitoring.plugin.http.middleware import MonitoringMiddleware
+from robutler_monitoring.plugin.http.routes import UNMATCHED
+from robutler_monitoring.plugin.metrics.concern import HttpRecorder
+from robutler_monitoring.plugin.metrics.errors import ErrorMetrics
+from robutler_monitoring.plugin.metrics.http_local import http_metrics
+from robutler_monitoring.plugin.metrics.registry import instruments_for
+from tests.plugin.metrics.helpers import value
 from tests.support.servers import run_asgi
 
-from .metrics.helpers import value
-
 pytestmark = pytest.mark.slow
+
+
+def monitored(
+    app: ASGIApp,
+    registry: CollectorRegistry,
+    *,
+    endpoints: dict[str, ASGIApp] | None = None,
+    listeners: tuple[Callable[[Any], None], ...] = (),
+) -> MonitoringMiddleware:
+    """The wrapper with the HTTP metrics (and ``listeners``) subscribed, as the plugin wires it."""
+    bus = EventBus()
+    errors = instruments_for(registry, ErrorMetrics)
+    bus.on_subscriber_error = lambda exc, where: errors.count(exc, "listener")
+    HttpRecorder(instruments_for(registry, http_metrics)).subscribe(bus)  # type: ignore[arg-type]
+    for listener in listeners:
+        bus.subscribe("http", on_end=listener)
+    return MonitoringMiddleware(app, bus=bus, endpoints=endpoints)
 
 
 def _demo_like_app(seen_ids: list[str | None]) -> Starlette:
@@ -64,7 +87,7 @@ def _demo_like_app(seen_ids: list[str | None]) -> Starlette:
 
 def test_counts_by_route_template_and_bounds_unknown_paths_and_methods() -> None:
     registry = CollectorRegistry()
-    app = MonitoringMiddleware(_demo_like_app([]), registry=registry)
+    app = monitored(_demo_like_app([]), registry)
     with run_asgi(app) as base, httpx.Client(base_url=base) as client:
         for _ in range(3):
             assert client.get("/agents").status_code == 200
@@ -77,7 +100,9 @@ def test_counts_by_route_template_and_bounds_unknown_paths_and_methods() -> None
         client.request("PROPFIND", "/agents")
 
     def total(method: str, route: str, status: str) -> float | None:
-        return value(registry, "robutler_http_requests_total", method=method, route=route, status=status)
+        outcome = "error" if status.startswith("5") else "success"  # a 404 is the client's error
+        labels = {"method": method, "route": route, "status": status, "outcome": outcome}
+        return value(registry, "robutler_http_requests_total", **labels)
 
     assert total("GET", "/agents", "200") == 3
     assert total("GET", "/{agent}", "200") == 2
@@ -96,7 +121,7 @@ def test_counts_by_route_template_and_bounds_unknown_paths_and_methods() -> None
 
 def test_request_id_is_kept_when_sane_replaced_when_not_and_visible_to_the_app() -> None:
     seen: list[str | None] = []
-    app = MonitoringMiddleware(_demo_like_app(seen), registry=CollectorRegistry())
+    app = monitored(_demo_like_app(seen), CollectorRegistry())
     with run_asgi(app) as base, httpx.Client(base_url=base) as client:
         kept = client.get("/agents", headers={"X-Request-ID": "abc-123.x"})
         replaced = client.get("/agents", headers={"X-Request-ID": "bad id\twith spaces"})
@@ -110,9 +135,9 @@ def test_request_id_is_kept_when_sane_replaced_when_not_and_visible_to_the_app()
 
 def test_app_exception_counts_500_and_reraises_listeners_get_records() -> None:
     registry = CollectorRegistry()
-    records: list[RequestRecord] = []
+    records: list[HttpRequest] = []
 
-    def broken(record: RequestRecord) -> None:
+    def broken(record: Operation) -> None:
         raise KeyError("listener bug")
 
     inner = _demo_like_app([])
@@ -123,26 +148,37 @@ def test_app_exception_counts_500_and_reraises_listeners_get_records() -> None:
             raise RuntimeError("boom")
         await inner(scope, receive, send)
 
-    wrapped = MonitoringMiddleware(app, registry=registry, listeners=[broken, records.append])
+    wrapped = monitored(app, registry, listeners=(broken, records.append))
     with run_asgi(wrapped) as base, httpx.Client(base_url=base) as client:
         crashed = client.get("/crash")
         ok = client.get("/agents")
     assert crashed.status_code == 500  # uvicorn answered as it would without the wrapper
     assert ok.status_code == 200  # a raising listener broke nothing
-    assert value(registry, "robutler_http_requests_total", method="GET", route=UNMATCHED, status="500") == 1
+    assert (
+        value(
+            registry,
+            "robutler_http_requests_total",
+            method="GET",
+            route=UNMATCHED,
+            status="500",
+            outcome="error",
+        )
+        == 1
+    )
     assert value(registry, "robutler_errors_total", type="RuntimeError", source="http") == 1
     assert value(registry, "robutler_errors_total", type="KeyError", source="listener") == 2
     crash_record, ok_record = records
-    assert crash_record.status == 500 and isinstance(crash_record.error, RuntimeError)
+    assert crash_record.status == 500 and crash_record.error_type == "RuntimeError"
+    assert crash_record.outcome == "error" and ok_record.outcome == "success"
     assert ok_record.route == "/agents" and ok_record.status == 200
     assert ok_record.request_id == ok.headers["x-request-id"]
-    assert ok_record.ttfb_s is not None and ok_record.duration_s >= ok_record.ttfb_s
+    assert ok_record.ttfb_s is not None and (ok_record.duration_s or 0) >= ok_record.ttfb_s
 
 
 def test_stream_first_chunk_arrives_before_the_end_and_duration_covers_the_stream() -> None:
     registry = CollectorRegistry()
     seen: list[str | None] = []
-    app = MonitoringMiddleware(_demo_like_app(seen), registry=registry)
+    app = monitored(_demo_like_app(seen), registry)
     with run_asgi(app) as base, httpx.Client(base_url=base, timeout=10) as client:
         start = time.perf_counter()
         with client.stream(
@@ -172,7 +208,7 @@ def test_a_scrape_right_after_the_last_chunk_sees_the_request_once() -> None:
     # task group, a background task runs): the request is over for the client, so a scrape
     # sent right then must count it, and the access log must hear of it once.
     registry = CollectorRegistry()
-    records: list[RequestRecord] = []
+    records: list[HttpRequest] = []
 
     async def app(scope, receive, send):  # type: ignore[no-untyped-def]
         if scope["type"] != "http":
@@ -188,7 +224,7 @@ def test_a_scrape_right_after_the_last_chunk_sees_the_request_once() -> None:
     async def metrics_endpoint(scope, receive, send):  # type: ignore[no-untyped-def]
         seen.append(
             (
-                value(registry, "robutler_http_requests_total", status="200", **labels),
+                value(registry, "robutler_http_requests_total", status="200", outcome="success", **labels),
                 value(registry, "robutler_http_request_duration_seconds_count", **labels),
                 value(registry, "robutler_http_requests_in_progress", **labels),
                 sum(r.path == "/events" for r in records),
@@ -197,9 +233,7 @@ def test_a_scrape_right_after_the_last_chunk_sees_the_request_once() -> None:
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
-    wrapped = MonitoringMiddleware(
-        app, registry=registry, endpoints={"/metrics": metrics_endpoint}, listeners=[records.append]
-    )
+    wrapped = monitored(app, registry, endpoints={"/metrics": metrics_endpoint}, listeners=(records.append,))
     with run_asgi(wrapped, lifespan="off") as base, httpx.Client(base_url=base) as client:
         for _ in range(3):
             with client.stream("GET", "/events") as response:
@@ -207,7 +241,7 @@ def test_a_scrape_right_after_the_last_chunk_sees_the_request_once() -> None:
             client.get("/metrics")
         time.sleep(0.7)  # let the last app call return: it must not count the request again
     assert seen == [(1, 1, 0, 1), (2, 2, 0, 2), (3, 3, 0, 3)]
-    assert value(registry, "robutler_http_requests_total", status="200", **labels) == 3
+    assert value(registry, "robutler_http_requests_total", status="200", outcome="success", **labels) == 3
     assert value(registry, "robutler_http_requests_in_progress", **labels) == 0
     assert [r.status for r in records if r.path == "/events"] == [200, 200, 200]
 
@@ -221,7 +255,7 @@ def test_the_request_id_outlives_an_exception_for_the_traceback_line() -> None:
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
-    wrapped = MonitoringMiddleware(app, registry=CollectorRegistry())
+    wrapped = monitored(app, CollectorRegistry())
 
     async def call(path: str) -> str | None:
         scope = {
@@ -254,7 +288,7 @@ def test_an_app_that_sets_its_own_request_id_keeps_it_and_gets_no_second_one() -
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": b"ok"})
 
-    wrapped = MonitoringMiddleware(app, registry=CollectorRegistry())
+    wrapped = monitored(app, CollectorRegistry())
     with run_asgi(wrapped, lifespan="off") as base, httpx.Client(base_url=base) as client:
         own = client.get("/x")
         incoming = client.get("/x", headers={"X-Request-ID": "from-the-client"})
@@ -264,7 +298,7 @@ def test_an_app_that_sets_its_own_request_id_keeps_it_and_gets_no_second_one() -
 
 def test_client_disconnect_mid_stream_counts_499() -> None:
     registry = CollectorRegistry()
-    app = MonitoringMiddleware(_demo_like_app([]), registry=registry)
+    app = monitored(_demo_like_app([]), registry)
     with run_asgi(app) as base:
         port = int(base.rsplit(":", 1)[1])
         body = b'{"stream": true, "delay": 0.3}'
@@ -276,7 +310,12 @@ def test_client_disconnect_mid_stream_counts_499() -> None:
             received = b""
             while b"data: 0" not in received:
                 received += sock.recv(4096)
-        labels = {"method": "POST", "route": "/{agent}/chat/completions", "status": "499"}
+        labels = {
+            "method": "POST",
+            "route": "/{agent}/chat/completions",
+            "status": "499",
+            "outcome": "client_closed",
+        }
         deadline = time.monotonic() + 5
         while value(registry, "robutler_http_requests_total", **labels) is None:
             assert time.monotonic() < deadline, "disconnect was not counted"
@@ -294,9 +333,7 @@ def test_monitoring_endpoints_win_over_a_catch_all_route() -> None:
         await send({"type": "http.response.body", "body": b"ours"})
 
     app = Starlette(routes=[Route("/{path:path}", catch_all)])
-    wrapped = MonitoringMiddleware(
-        app, registry=CollectorRegistry(), endpoints={"/metrics": metrics_endpoint}
-    )
+    wrapped = monitored(app, CollectorRegistry(), endpoints={"/metrics": metrics_endpoint})
     with run_asgi(wrapped) as base, httpx.Client(base_url=base) as client:
         assert client.get("/metrics").text == "ours"
         assert client.get("/anything").text == "app"
@@ -311,9 +348,19 @@ def test_plain_asgi_app_without_routes_uses_the_bounded_label() -> None:
 
     registry = CollectorRegistry()
     with (
-        run_asgi(MonitoringMiddleware(app, registry=registry), lifespan="off") as base,
+        run_asgi(monitored(app, registry), lifespan="off") as base,
         httpx.Client(base_url=base) as client,
     ):
         for i in range(5):
             client.get(f"/u/{i}")
-    assert value(registry, "robutler_http_requests_total", method="GET", route=UNMATCHED, status="204") == 5
+    assert (
+        value(
+            registry,
+            "robutler_http_requests_total",
+            method="GET",
+            route=UNMATCHED,
+            status="204",
+            outcome="success",
+        )
+        == 5
+    )

@@ -9,10 +9,9 @@ from collections.abc import AsyncGenerator, Generator
 import pytest
 from prometheus_client import CollectorRegistry
 
-from robutler_monitoring.plugin.metrics.custom import Metrics, MetricsError
+from robutler_monitoring.api.metrics import Metrics, MetricsError
 from robutler_monitoring.plugin.metrics.exposition import render
-
-from .helpers import sample, value
+from tests.plugin.metrics.helpers import sample, value
 
 
 def test_seed_examples_appear_in_the_scrape() -> None:
@@ -117,5 +116,48 @@ def test_changing_tags_or_type_is_a_clear_error() -> None:
 def test_clash_with_an_existing_metric_names_it() -> None:
     registry = CollectorRegistry()
     Metrics(registry).increment("shared_total_name")
+    Metrics(registry).increment("shared_total_name")  # the same metric, from another facade
+    assert value(registry, "shared_total_name_total") == 2
     with pytest.raises(MetricsError, match="metric 'shared_total_name' cannot be created"):
-        Metrics(registry).increment("shared_total_name")
+        Metrics(registry).gauge("shared_total_name", 1)
+
+
+def test_one_timer_shared_by_50_overlapping_tasks_times_each_block() -> None:
+    # Task i enters the block i * 10 ms after the start and stays 300 ms in it, so the
+    # blocks overlap and the first to enter is the first to leave: a timer that kept one
+    # stack of start times would give task 0 the start of the task that entered last.
+    registry = CollectorRegistry()
+    timer = Metrics(registry).timer("overlap_seconds")
+
+    async def block(i: int) -> None:
+        await asyncio.sleep(0.01 * i)
+        with timer:
+            await asyncio.sleep(0.3)
+
+    async def scenario() -> None:
+        await asyncio.gather(*(block(i) for i in range(50)))
+
+    asyncio.run(scenario())
+    histogram = next(m for m in registry.collect() if m.name == "overlap_seconds")
+    samples = {(s.name, s.labels.get("le")): s.value for s in histogram.samples}
+    assert samples[("overlap_seconds_count", None)] == 50
+    # Every block lasted at least its 300 ms (a loaded machine may add, never take away).
+    assert samples[("overlap_seconds_bucket", "0.25")] == 0
+    assert samples[("overlap_seconds_sum", None)] >= 50 * 0.3
+
+
+def test_the_default_metrics_work_without_the_plugin() -> None:
+    from robutler_monitoring.api.metrics import MemoryBackend, set_backend
+
+    memory = MemoryBackend()
+    previous = set_backend(memory)
+    try:
+        facade = Metrics()
+        facade.increment("jobs_done", tags={"queue": "mail"})
+        facade.increment("jobs_done", 2, tags={"queue": "mail"})
+        with facade.timer("job_seconds"):
+            pass
+    finally:
+        set_backend(previous)
+    assert memory.families["jobs_done"].children[("mail",)].value == 3
+    assert memory.families["job_seconds"].count == 1

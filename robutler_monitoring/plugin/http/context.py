@@ -12,7 +12,6 @@ import os
 import re
 import secrets
 from contextvars import ContextVar
-from dataclasses import dataclass
 
 request_id_var: ContextVar[str | None] = ContextVar("robutler_request_id", default=None)
 agent_var: ContextVar[str | None] = ContextVar("robutler_agent", default=None)
@@ -55,22 +54,3 @@ _ids = _RequestIds()
 def new_request_id() -> str:
     """A fresh request id, unique across processes and restarts (32 hex characters)."""
     return _ids.next()
-
-
-@dataclass(frozen=True, slots=True)
-class RequestRecord:
-    """What the monitoring middleware knows about one finished HTTP request.
-
-    Handed to every request listener (the access log, later alerting) once the
-    response has ended, errored, or the client went away.
-    """
-
-    method: str
-    path: str
-    route: str  #: route template, or the bounded value for unmatched paths
-    status: int  #: 500 for an app exception, 499 for a client that went away
-    duration_s: float  #: whole response, including a full stream
-    ttfb_s: float | None  #: time to the first response byte, None if none was sent
-    client: str | None  #: "host:port" of the peer, when known
-    request_id: str
-    error: BaseException | None = None  #: the exception the app raised, if any

@@ -1,60 +1,56 @@
-"""The pure ASGI monitoring wrapper: request ids, HTTP metrics, monitoring endpoints, listeners.
+"""The pure ASGI monitoring wrapper: request ids, the HTTP operation, monitoring endpoints.
 
 Outermost around the served app, so it sees everything (errors, 404s, streams). It never
-buffers: each message goes to the server the moment the app sends it.
+buffers: each message goes to the server the moment the app sends it. Each request is an
+:class:`~robutler_monitoring.events.HttpRequest` operation on the event bus; the concerns
+(metrics, the access log, later alerts and traces) subscribe to it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import asyncio
+from collections.abc import Mapping
 from time import perf_counter
-from typing import Any
 
-from prometheus_client import CollectorRegistry
-
-from ..host.types import ASGIApp, Message, Receive, Scope, Send
-from .context import REQUEST_ID_HEADER, RequestRecord, new_request_id, request_id_var, sanitize_request_id
-from .metrics.http_local import http_metrics
-from .metrics.registry import default_registry, instruments_for
-from .metrics.routes import KNOWN_METHODS, OTHER_METHOD, RouteResolver, route_path
-
-Listener = Callable[[RequestRecord], None]
+from ...events import EventBus, HttpRequest, Outcome, default_bus
+from ...host.types import ASGIApp, Message, Receive, Scope, Send
+from .context import REQUEST_ID_HEADER, new_request_id, request_id_var, sanitize_request_id
+from .routes import RouteResolver, route_path
 
 #: Status counted when the client went away before the response ended (nginx's convention).
 CLIENT_CLOSED = 499
+#: Status counted when the server cancelled a request before it answered (shutdown).
+SERVER_CANCELLED = 503
 _HEADER = REQUEST_ID_HEADER.encode()
 
 
 class MonitoringMiddleware:
-    """Wrap an ASGI app with request ids, ``robutler_http_*`` metrics and monitoring endpoints.
+    """Wrap an ASGI app with request ids, an ``HttpRequest`` operation per request and endpoints.
 
-    >>> from prometheus_client import CollectorRegistry
+    >>> from robutler_monitoring.events import EventBus
     >>> async def app(scope, receive, send): ...
-    >>> wrapped = MonitoringMiddleware(app, registry=CollectorRegistry())
+    >>> wrapped = MonitoringMiddleware(app, bus=EventBus())
     """
 
     def __init__(
         self,
         app: ASGIApp,
         *,
-        registry: CollectorRegistry | None = None,
+        bus: EventBus | None = None,
         endpoints: Mapping[str, ASGIApp] | None = None,
-        listeners: Sequence[Listener] = (),
     ) -> None:
         self.app = app
-        self._metrics = instruments_for(registry or default_registry(), http_metrics)
+        self._bus = bus if bus is not None else default_bus()
         self._routes = RouteResolver(app)
         self._endpoints = dict(endpoints or {})
-        self._listeners = tuple(listeners)
+        #: set when the server was asked to stop: a request cancelled from now on was cut
+        #: by the server (``--timeout-graceful-shutdown``), not by a bug in the app
+        self.stopping = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        start = perf_counter()
-        method = scope["method"]
-        if method not in KNOWN_METHODS:
-            method = OTHER_METHOD
         request_id = None
         for key, value in scope["headers"]:
             if key == _HEADER:
@@ -64,45 +60,51 @@ class MonitoringMiddleware:
             request_id = new_request_id()
         rid_header = (_HEADER, request_id.encode())
 
+        method = scope["method"]
+        op = HttpRequest(method, scope["path"], request_id=request_id, bus=self._bus)
+        op.peer = scope.get("client")
         app = self.app
         root_path = scope.get("root_path", "")
         endpoint = self._endpoints.get(route_path(scope)) if self._endpoints else None
         if endpoint is not None:
             app = endpoint
-            prematched = route_path(scope)
+            op.route = route_path(scope)
         else:
-            prematched = self._routes.prematch(scope, method)
-        in_progress = self._metrics.in_progress(method, prematched)
-        in_progress.inc()
+            op.route = self._routes.prematch(scope, method)
+        prematched = op.route
+        op.begin()
 
-        status = 0
-        ttfb: float | None = None
         complete = False  # the last body message went out; the request is recorded
         disconnected = False
 
         def finish(error: BaseException | None) -> None:
             # Exactly once per request: at the last body message, else when the app returns or raises.
-            nonlocal status
-            duration = perf_counter() - start
-            in_progress.dec()
-            if not complete:
-                if disconnected:
-                    status = CLIENT_CLOSED
-                elif error is not None:
-                    status = 500 if isinstance(error, Exception) else CLIENT_CLOSED
-                elif not status:
-                    status = 500  # the app returned without answering; the server sends a 500
-            route = prematched if endpoint is not None else self._routes.final(scope, root_path, prematched)
-            self._metrics.record(method, route, status, duration, ttfb)
-            if self._listeners:
-                self._notify(scope, route, status, duration, ttfb, request_id, error)
+            outcome: Outcome
+            status = op.status
+            if complete:
+                outcome = "error" if status >= 500 or op.inner_error else "success"
+            elif disconnected:
+                status, outcome = CLIENT_CLOSED, "client_closed"
+            elif error is None:
+                outcome = "error" if not status or status >= 500 or op.inner_error else "success"
+                status = status or 500  # the app returned without answering; the server sends a 500
+            elif isinstance(error, Exception):
+                status, outcome = status or 500, "error"  # a status line already sent stays
+            elif isinstance(error, asyncio.CancelledError):
+                status, outcome = status or SERVER_CANCELLED, "cancelled"  # the server stopped it
+            else:
+                status, outcome = status or CLIENT_CLOSED, "client_closed"
+            op.status = status
+            if endpoint is None:
+                op.route = self._routes.final(scope, root_path, prematched)
+            op.end(error, outcome=outcome)
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status, ttfb, complete
+            nonlocal complete
             mtype = message["type"]
             if mtype == "http.response.body":
-                if ttfb is None:
-                    ttfb = perf_counter() - start
+                if op.ttfb_s is None:
+                    op.ttfb_s = perf_counter() - op.start
                 if not message.get("more_body", False) and not complete:
                     await send(message)
                     # Record now, not when the app returns: Starlette tears down its stream
@@ -112,7 +114,7 @@ class MonitoringMiddleware:
                     finish(None)
                     return
             elif mtype == "http.response.start":
-                status = message["status"]
+                op.status = message["status"]
                 headers = [*message.get("headers", ())]
                 for key, _ in headers:
                     if key.lower() == _HEADER:
@@ -133,10 +135,13 @@ class MonitoringMiddleware:
         try:
             await app(scope, receive_wrapper, send_wrapper)
         except BaseException as exc:
-            if isinstance(exc, Exception):
-                self._metrics.error(exc, "http")
             if not complete:
                 finish(exc)
+            if self.stopping and isinstance(exc, asyncio.CancelledError):
+                # The server cut this request at its graceful-shutdown timeout (and said so
+                # in one line): it is recorded as cancelled; re-raising would only add an
+                # "Exception in ASGI application" traceback for something that is no bug.
+                return
             # The request id stays set: uvicorn logs "Exception in ASGI application" right
             # after this, in this same task, and that line must carry the id. uvicorn runs
             # each request in its own task with its own copy of the context, so the id
@@ -145,31 +150,3 @@ class MonitoringMiddleware:
         if not complete:
             finish(None)  # no response, or the client went away before the last chunk
         request_id_var.reset(token)
-
-    def _notify(
-        self,
-        scope: Scope,
-        route: str,
-        status: int,
-        duration: float,
-        ttfb: float | None,
-        request_id: str,
-        error: BaseException | None,
-    ) -> None:
-        client: Any = scope.get("client")
-        record = RequestRecord(
-            method=scope["method"],
-            path=scope["path"],
-            route=route,
-            status=status,
-            duration_s=duration,
-            ttfb_s=ttfb,
-            client=f"{client[0]}:{client[1]}" if client else None,
-            request_id=request_id,
-            error=error,
-        )
-        for listener in self._listeners:
-            try:
-                listener(record)
-            except Exception as exc:  # a broken listener must never break the request
-                self._metrics.error(exc, "listener")

@@ -13,9 +13,9 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from ..host.types import ASGIApp, Receive, Scope, Send
-from .health.report import HealthReporter
-from .metrics.exposition import negotiate
+from ...host.types import ASGIApp, Receive, Scope, Send
+from ..health.report import HealthReporter
+from ..metrics.exposition import negotiate
 
 HEALTH_JSON = b"application/health+json"
 _UNAUTHORIZED = json.dumps(

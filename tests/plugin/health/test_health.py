@@ -9,17 +9,17 @@ from typing import Any
 
 import httpx
 import pytest
-from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from robutler_monitoring.api.health import HealthRegistry
+from robutler_monitoring.events import EventBus
 from robutler_monitoring.plugin.config.schema import HealthChecksConfig
-from robutler_monitoring.plugin.endpoints import health_endpoints, protect
 from robutler_monitoring.plugin.health import builtin
-from robutler_monitoring.plugin.health.checks import HealthRegistry
 from robutler_monitoring.plugin.health.report import HealthReporter
-from robutler_monitoring.plugin.middleware import MonitoringMiddleware
+from robutler_monitoring.plugin.http.endpoints import health_endpoints, protect
+from robutler_monitoring.plugin.http.middleware import MonitoringMiddleware
 from tests.support.servers import run_asgi
 
 pytestmark = pytest.mark.slow
@@ -53,7 +53,7 @@ def _app(
     app = Starlette(  # a catch-all, like the SDK server
         routes=[Route("/resolve", resolve), Route("/{path:path}", hello)]
     )
-    return MonitoringMiddleware(app, registry=CollectorRegistry(), endpoints=endpoints), reporter
+    return MonitoringMiddleware(app, bus=EventBus(), endpoints=endpoints), reporter
 
 
 def test_liveness_checks_nothing() -> None:

@@ -1,0 +1,34 @@
+"""The HTTP concern: the monitoring wrapper (outermost), serving every concern's endpoints."""
+
+from __future__ import annotations
+
+from ...host.errors import UsageError
+from ...host.types import ASGIApp
+from ..concerns import Concern
+from ..runtime import Runtime
+from .endpoints import protect
+from .middleware import MonitoringMiddleware
+
+
+class HttpConcern(Concern):
+    """Wraps the app: request ids, one ``HttpRequest`` operation per request, the endpoints."""
+
+    name = "http"
+
+    def __init__(self) -> None:
+        self.middleware: MonitoringMiddleware | None = None
+
+    def wrap(self, app: ASGIApp, rt: Runtime) -> ASGIApp:
+        token = rt.auth_token
+        endpoints: dict[str, ASGIApp] = {}
+        for endpoint in rt.endpoints:
+            if endpoint.path in endpoints:
+                raise UsageError(f"two monitoring endpoints want the path {endpoint.path!r}")
+            endpoints[endpoint.path] = endpoint.app if endpoint.public else protect(endpoint.app, token)
+        self.middleware = MonitoringMiddleware(app, bus=rt.bus, endpoints=endpoints)
+        return self.middleware
+
+    def draining(self, rt: Runtime) -> None:
+        """Requests cancelled from now on were cut by the server's shutdown."""
+        if self.middleware is not None:
+            self.middleware.stopping = True
