@@ -18,13 +18,11 @@ from ..host import current_host_info
 from .config.errors import ConfigError
 from .config.loader import ResolvedConfig, file_label, load_config, resolve_config_path
 from .config.show import render_json, render_table, render_yaml
-from .usage.command import usage_command
 
 # the help names only the command groups that exist (add a name here with its group)
 monitor_app = typer.Typer(help="Monitoring: configuration.", no_args_is_help=True)
 config_app = typer.Typer(help="Show and check the monitoring configuration.", no_args_is_help=True)
 monitor_app.add_typer(config_app, name="config")
-monitor_app.command("usage")(usage_command)
 
 USAGE_EXIT = 2
 

@@ -270,6 +270,10 @@ class UsageConfig(_Model):
     """``monitoring.usage``: LLM and tool usage records, their cost, metrics and export."""
 
     enabled: bool = True
+    endpoint: UrlPath = Field(
+        default="/usage",
+        description="the latest records as JSON (`monitor usage --url`); token like /metrics",
+    )
     prices: dict[str, PriceConfig] = Field(
         default_factory=dict, description="per-model price overrides, USD per million tokens"
     )
@@ -323,6 +327,7 @@ class MonitoringConfig(_Model):
             ("health_checks.endpoint", hc.endpoint),
             ("health_checks.detailed_endpoint", hc.detailed_endpoint),
             ("health_checks.readiness_endpoint", hc.readiness_endpoint),
+            ("usage.endpoint", self.usage.endpoint),
         ):
             if path in seen:
                 raise ValueError(f"{key} {path!r} is already used by {seen[path]}")

@@ -1,4 +1,6 @@
-"""Metrics of the operations on the event bus: agent runs, skill calls, LLM tokens.
+"""Metrics of the operations on the event bus: agent runs and skill calls.
+
+LLM and tool series (tokens, cost, calls) belong to the usage concern (``plugin/usage/metrics.py``).
 
 Subscribers run in the producer's thread, in the request path: each only updates
 label children it caches (labels are bounded: agent, skill and model names).
@@ -10,7 +12,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from ...events import AgentRun, LLMCall, Operation, SkillCall
+from ...events import AgentRun, Operation, SkillCall
 from .errors import ErrorMetrics
 from .http import DURATION_BUCKETS
 from .registry import instruments_for
@@ -25,7 +27,7 @@ _TOKEN_KINDS = (
 
 
 class OperationMetrics:
-    """``robutler_agent_*``, ``robutler_skill_*`` and ``robutler_llm_tokens_total`` of one registry.
+    """``robutler_agent_*`` and ``robutler_skill_*`` of one registry.
 
     >>> from prometheus_client import CollectorRegistry
     >>> from robutler_monitoring.events import EventBus, agent_run
@@ -62,19 +64,12 @@ class OperationMetrics:
             buckets=DURATION_BUCKETS,
             registry=registry,
         )
-        self.llm_tokens = Counter(
-            "robutler_llm_tokens",
-            "LLM tokens by agent, model and type (input includes cached input).",
-            ("agent", "model", "type"),
-            registry=registry,
-        )
         self.errors = instruments_for(registry, ErrorMetrics)
 
     def subscribe(self, bus: Any) -> None:
-        """Subscribe to the agent, skill and LLM operations of ``bus`` (an EventBus or a Runtime)."""
+        """Subscribe to the agent and skill operations of ``bus`` (an EventBus or a Runtime)."""
         bus.subscribe("agent", on_end=self.agent_ended)
         bus.subscribe("skill", on_end=self.skill_ended)
-        bus.subscribe("llm", on_end=self.llm_ended)
 
     def agent_ended(self, op: Operation) -> None:
         """Count one finished agent run."""
@@ -91,12 +86,3 @@ class OperationMetrics:
         self.skill_duration.labels(op.name, op.operation).observe(op.duration_s or 0.0)
         if op.outcome == "error" and op.error is not None:
             self.errors.count(op.error, "skill")
-
-    def llm_ended(self, op: Operation) -> None:
-        """Count the tokens of one finished LLM call."""
-        assert isinstance(op, LLMCall)
-        agent = op.agent or ""
-        for kind, attr in _TOKEN_KINDS:
-            count = getattr(op, attr)
-            if count:
-                self.llm_tokens.labels(agent, op.model, kind).inc(count)

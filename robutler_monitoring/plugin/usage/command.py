@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
@@ -39,12 +40,15 @@ def read_records(
     import httpx
 
     headers = {"authorization": f"Bearer {token}"} if token else {}
+    # a server's base URL asks the default endpoint; a URL with a path asks that path
+    target = url.rstrip("/") + "/usage" if urlsplit(url).path in ("", "/") else url
     try:
-        response = httpx.get(url.rstrip("/") + "/usage", headers=headers, timeout=10, trust_env=False)
+        response = httpx.get(target, headers=headers, timeout=10, trust_env=False)
     except httpx.HTTPError as exc:
         raise ValueError(f"--url {url}: {exc}") from None
     if response.status_code != 200:
-        raise ValueError(f"--url {url}: GET /usage answered {response.status_code}")
+        hint = " (set ROBUTLER_MONITORING_TOKEN)" if response.status_code == 401 else ""
+        raise ValueError(f"--url {url}: GET {target} answered {response.status_code}{hint}")
     body = response.json()
     return list(body.get("records", []))
 

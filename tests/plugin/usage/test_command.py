@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
-from robutler_monitoring.plugin.commands import monitor_app
+from robutler_monitoring.plugin.usage.concern import UsageConcern
 from robutler_monitoring.plugin.usage.spool import Spool
 
 DAY = 86400.0
@@ -48,8 +49,15 @@ def _records(now: float) -> list[dict[str, Any]]:
     ]
 
 
+def _monitor() -> typer.Typer:
+    monitor = typer.Typer()
+    monitor.callback()(lambda: None)  # a group, as `robutler monitor` is
+    UsageConcern().commands(monitor)
+    return monitor
+
+
 def _run(*args: str) -> Any:
-    return CliRunner().invoke(monitor_app, ["usage", *args], env={"COLUMNS": "200"})
+    return CliRunner().invoke(_monitor(), ["usage", *args], env={"COLUMNS": "200"})
 
 
 def _write(path: Path, records: list[dict[str, Any]]) -> None:

@@ -1,6 +1,6 @@
 """A real Robutler SDK 0.2.0 agent, no network: a fake LLM skill as ``primary_llm``, one ``@tool``.
 
-    robutler serve tests/support/sdk_agent.py:agent
+    robutler serve tests/integrations/robutler_sdk/sdk_agent.py:agent
 
 The fake model asks for ``add(2, 3)`` when the conversation has no tool result yet, then
 answers with the sum. Its usage per round is fixed (:data:`ROUNDS`), so tests know
