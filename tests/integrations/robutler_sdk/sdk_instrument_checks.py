@@ -145,3 +145,23 @@ def test_litellm_call_listed_twice_in_context_usage_is_counted_once() -> None:
     assert _llm_records(recorder) == [(40, 12, 16, False), (70, 9, 32, False)]
     labels = {"agent": "calculator", "model": "gpt-4o-mini", "type": "input"}
     assert registry.get_sample_value("robutler_llm_tokens_total", labels) == 110
+
+
+def test_monitoring_skill_instruments_the_agent_it_is_added_to() -> None:
+    from robutler.agents.core.base_agent import BaseAgent
+
+    from robutler_monitoring.integrations.robutler_sdk.skill import MonitoringSkill
+
+    bus = EventBus()
+    seen = _Seen(bus)
+    skills = {"primary_llm": sdk_agent.FakeLLM(), "monitoring": MonitoringSkill(bus=bus)}
+    agent = BaseAgent(name="skilled", instructions="", skills=skills, tools=[sdk_agent.add])
+    asyncio.run(agent.run(QUESTION))  # the skill is initialized inside this first run
+    asyncio.run(agent.run(QUESTION))
+    assert seen.kinds()[-4:] == [
+        ("llm", "gpt-4o-mini", "success"),
+        ("tool", "add", "success"),
+        ("llm", "gpt-4o-mini", "success"),
+        ("agent", "skilled", "success"),
+    ]
+    assert len([op for op in seen.ops if op.kind == "llm"]) == 4  # the first run's LLM calls too
