@@ -124,9 +124,11 @@ class Operation:
         "outcome",
         "parent",
         "request_id",
+        "span_id",
         "start",
         "start_ns",
         "state",
+        "trace_id",
     )
 
     request_id: str | None
@@ -156,6 +158,9 @@ class Operation:
         self.error: BaseException | None = None  #: only while end subscribers run
         self.error_type: str | None = None
         self.state: dict[Any, Any] = {}  #: per-subscriber scratch space (a span, ...)
+        #: hex ids of this operation's span when tracing records it (for logs, exemplars, records)
+        self.trace_id: str | None = None
+        self.span_id: str | None = None
         if bus is None:  # inside an operation, publish where it publishes (a test's bus)
             bus = parent._bus if parent is not None else _default_bus
         self._bus: EventBus = bus

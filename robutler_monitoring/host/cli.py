@@ -16,6 +16,7 @@ from typing import Annotated, Any, get_type_hints
 import pluggy
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from .. import __version__
 from .errors import HostError
@@ -60,7 +61,7 @@ _err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _warn(message: str) -> None:
-    _err.print(f"[yellow]Warning:[/yellow] {message}", markup=True)
+    _err.print(f"[yellow]Warning:[/yellow] {escape(message)}", markup=True)
 
 
 def build_cli(pm: pluggy.PluginManager, info: HostInfo | None = None) -> Any:
@@ -312,7 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cli = build_cli(pm, host_info(pm, disabled, warn=_warn))
         cli.main(args=args, prog_name="robutler", standalone_mode=True)
     except HostError as exc:
-        _err.print(f"[red]Error:[/red] {exc}", markup=True)
+        _err.print(f"[red]Error:[/red] {escape(str(exc))}", markup=True)
         if exc.__cause__ is not None and (text := traceback_text(exc.__cause__)):
             _err.print(text.lstrip("\n"), markup=False, highlight=False)  # a plugin's failure
         return exc.exit_code
@@ -324,7 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get(TRACEBACK_ENV):
             raise
         _err.print(
-            f"[red]Internal error:[/red] {type(exc).__name__}: {exc} "
+            f"[red]Internal error:[/red] {type(exc).__name__}: {escape(str(exc))} "
             f"(set {TRACEBACK_ENV}=1 to see the traceback)",
             markup=True,
         )

@@ -21,6 +21,9 @@ not a whole section; a variable naming an unknown key is an error.
 Shortcuts: ``ROBUTLER_LOG_LEVEL`` -> ``logging.level``, ``ROBUTLER_LOG_FORMAT`` ->
 ``logging.format``, ``ROBUTLER_MONITORING_TOKEN`` -> ``auth_token``. Setting a shortcut
 and its long form to the same value is fine; to different values, an error.
+
+The standard ``OTEL_*`` variables set ``tracing.*`` keys (see ``plugin/tracing/env.py``);
+``ROBUTLER_MONITORING__TRACING__*`` wins where both are set.
 """
 
 from __future__ import annotations
@@ -95,7 +98,22 @@ def read_env(env: Mapping[str, str]) -> tuple[list[EnvValue], list[Problem]]:
         if long_form is not None and long_form.value != found.value:
             problems.append(_conflict(found, long_form))
         values.setdefault(path, found)
+    _read_otel(env, values, problems)
     return list(values.values()), problems
+
+
+def _read_otel(env: Mapping[str, str], values: dict[KeyPath, EnvValue], problems: list[Problem]) -> None:
+    """The standard ``OTEL_*`` variables; this package's own variables win over them."""
+    from ..tracing.env import OTEL_VARIABLES
+
+    for variable, (path, convert) in OTEL_VARIABLES.items():
+        raw = env.get(variable)
+        if raw is None or not raw.strip() or path in values:
+            continue
+        try:
+            values[path] = EnvValue(path, convert(raw), variable)
+        except ValueError as exc:
+            problems.append(Problem(f"env {variable}", dotted(path), raw, str(exc)))
 
 
 def _conflict(found: EnvValue, other: EnvValue) -> Problem:

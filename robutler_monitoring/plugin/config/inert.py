@@ -1,6 +1,6 @@
 """Config sections accepted but not in effect yet: one WARNING line each at start-up.
 
-The schema accepts ``alerts`` and ``tracing`` already (so a file written for the product
+The schema accepts ``alerts`` already (so a file written for the product
 docs validates), but nothing reads them yet. Saying so beats a silent no-op. When a
 section's feature lands, its issue removes the section's entry from :data:`NOT_YET`.
 """
@@ -15,7 +15,6 @@ from .loader import ResolvedConfig
 #: section -> what the operator should know; shrink this as features land
 NOT_YET: dict[str, str] = {
     "alerts": "no alert is sent yet (webhooks and email come with the alerting release)",
-    "tracing": "no trace is exported yet (tracing comes with the tracing release)",
 }
 
 _log = logging.getLogger("robutler.monitoring")

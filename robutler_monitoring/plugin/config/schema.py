@@ -159,12 +159,46 @@ class HealthChecksConfig(_Model):
         return self
 
 
+#: ``OTEL_TRACES_SAMPLER`` values; ``parentbased_*`` follow an incoming sampled flag.
+SamplerName = Literal[
+    "parentbased_traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "traceidratio",
+    "always_on",
+    "always_off",
+]
+
+
 class TracingConfig(_Model):
-    """``monitoring.tracing``: OpenTelemetry tracing."""
+    """``monitoring.tracing``: OpenTelemetry tracing, exported over OTLP/HTTP.
+
+    Besides ``ROBUTLER_MONITORING__TRACING__*``, the standard ``OTEL_*`` variables set
+    these keys (``OTEL_SERVICE_NAME``, ``OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT``,
+    ``OTEL_TRACES_SAMPLER[_ARG]``, ``OTEL_RESOURCE_ATTRIBUTES``).
+    """
 
     enabled: bool = False
     service_name: str = Field(default="robutler", min_length=1)
-    jaeger_endpoint: HttpUrl | None = "http://localhost:14268/api/traces"
+    otlp_endpoint: HttpUrl | None = Field(
+        default=None,
+        description="OTLP/HTTP traces URL, e.g. http://collector:4318/v1/traces "
+        "(default: http://localhost:4318/v1/traces)",
+    )
+    jaeger_endpoint: HttpUrl | None = Field(
+        default=None,
+        description="Jaeger collector URL; the legacy http://host:14268/api/traces is sent to "
+        "the same host's OTLP/HTTP endpoint http://host:4318/v1/traces",
+    )
+    sampler: SamplerName = "parentbased_traceidratio"
+    sampling_ratio: float = Field(default=1.0, ge=0, le=1, description="share of new traces kept")
+    capture_content: bool = Field(
+        default=False, description="record prompts, completions and tool arguments on spans"
+    )
+    resource_attributes: dict[str, str] = Field(default_factory=dict)
+    max_queue_size: int = Field(default=2048, ge=16, le=1_000_000)
+    export_timeout: float = Field(default=10.0, gt=0, le=300, description="seconds per export")
+    shutdown_timeout: float = Field(default=5.0, ge=0, le=300, description="seconds to flush at exit")
 
 
 class EmailConfig(_Model):

@@ -1,41 +1,32 @@
-"""The current OpenTelemetry trace and span ids, when OpenTelemetry is installed and a span records.
+"""The trace and span ids of the current operation, for log lines, when tracing runs.
 
-The only module of the logging package that imports ``opentelemetry``; it does so
-lazily, once, so that logging works (and stays cheap) without it.
+Tracing (``plugin/tracing``) installs the function that finds them with
+:func:`set_trace_ids_source`; until it does, this costs one global read and no
+OpenTelemetry import (tracing is the only package that imports OpenTelemetry).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
-_UNSET: Any = object()
-_trace: Any = _UNSET
+TraceIdsSource = Callable[[], tuple[str | None, str | None]]
+
+_NONE: tuple[None, None] = (None, None)
+_source: TraceIdsSource | None = None
 
 
-def _load() -> Any:
-    global _trace
-    try:
-        from opentelemetry import trace
-    except ImportError:  # tracing is an optional extra
-        _trace = None
-    else:
-        _trace = trace
-    return _trace
+def set_trace_ids_source(source: TraceIdsSource | None) -> TraceIdsSource | None:
+    """Install (or, with None, remove) the function that returns the current ids; returns the previous."""
+    global _source
+    previous, _source = _source, source
+    return previous
 
 
 def current_trace_ids() -> tuple[str | None, str | None]:
-    """``(trace_id, span_id)`` as hex strings of the recording span, or ``(None, None)``."""
-    trace = _trace if _trace is not _UNSET else _load()
-    if trace is None:
-        return None, None
-    span = trace.get_current_span()
-    if not span.is_recording():
-        return None, None
-    ctx = span.get_span_context()
-    return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
+    """``(trace_id, span_id)`` as hex strings of the current sampled span, or ``(None, None)``."""
+    source = _source
+    return _NONE if source is None else source()
 
 
 def warm_up() -> None:
-    """Do the import now rather than inside the first request."""
-    if _trace is _UNSET:
-        _load()
+    """Nothing to load any more; kept for the logging set-up that calls it."""

@@ -52,7 +52,7 @@ class HttpRecorder:
             gauge.dec()
         method = _METHODS.get(op.method, OTHER_METHOD)
         route, duration = op.route or "", op.duration_s or 0.0
-        self.metrics.record(method, route, op.status, duration, op.ttfb_s, op.outcome or "")
+        self.metrics.record(method, route, op.status, duration, op.ttfb_s, op.outcome or "", op.trace_id)
         error = op.error
         if error is not None and isinstance(error, Exception):
             self.metrics.error(error, "http")

@@ -75,6 +75,7 @@ class HttpMetrics:
         duration: float,
         ttfb: float | None,
         outcome: str = "success",
+        trace_id: str | None = None,  # multiprocess mode stores no exemplars: unused
     ) -> None:
         """Count one finished request and observe its timings."""
         key = (method, route, status, outcome)

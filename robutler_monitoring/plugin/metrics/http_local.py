@@ -7,13 +7,17 @@ server keeps them in plain ints and floats and hands them to Prometheus as a cus
 collector at scrape time. The exposition is the same as prometheus_client's
 (``tests/plugin/metrics/test_http_local.py`` compares the two). In multiprocess mode
 the values must live in prometheus_client's shared files, so :class:`HttpMetrics` is
-used there instead.
+used there instead. Traced requests leave an exemplar (their trace id) on the
+request-duration bucket they fell in, shown in the OpenMetrics format; prometheus_client's
+multiprocess mode stores no exemplars, so with ``--workers N`` there are none.
 """
 
 from __future__ import annotations
 
+import time
 from bisect import bisect_left
 from collections.abc import Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import (
@@ -22,6 +26,7 @@ from prometheus_client.metrics_core import (
     HistogramMetricFamily,
     Metric,
 )
+from prometheus_client.samples import Exemplar
 from prometheus_client.utils import floatToGoString
 
 from .errors import ErrorMetrics
@@ -33,22 +38,31 @@ _LE = tuple(floatToGoString(b) for b in _BOUNDS)  # type: ignore[no-untyped-call
 
 
 class _Histogram:
-    __slots__ = ("buckets", "sum")
+    __slots__ = ("buckets", "exemplars", "sum")
 
     def __init__(self) -> None:
         self.buckets = [0] * len(_BOUNDS)  # per bucket, not cumulative
         self.sum = 0.0
+        self.exemplars: list[Exemplar | None] | None = None  # the last traced request per bucket
 
-    def observe(self, value: float) -> None:
-        self.buckets[bisect_left(_BOUNDS, value)] += 1
+    def observe(self, value: float, trace_id: str | None = None) -> None:
+        index = bisect_left(_BOUNDS, value)
+        self.buckets[index] += 1
         self.sum += value
+        if trace_id is not None:
+            exemplars = self.exemplars
+            if exemplars is None:
+                exemplars = self.exemplars = [None] * len(_BOUNDS)
+            exemplars[index] = Exemplar({"trace_id": trace_id}, value, time.time())
 
-    def cumulative(self) -> list[tuple[str, float]]:
+    def cumulative(self) -> list[Any]:
         total = 0
-        out = []
-        for le, count in zip(_LE, self.buckets, strict=True):
+        out: list[Any] = []
+        exemplars = self.exemplars
+        for i, (le, count) in enumerate(zip(_LE, self.buckets, strict=True)):
             total += count
-            out.append((le, float(total)))
+            exemplar = exemplars[i] if exemplars is not None else None
+            out.append((le, float(total)) if exemplar is None else (le, float(total), exemplar))
         return out
 
 
@@ -99,14 +113,15 @@ class LocalHttpMetrics:
         duration: float,
         ttfb: float | None,
         outcome: str = "success",
+        trace_id: str | None = None,
     ) -> None:
-        """Count one finished request and observe its timings."""
+        """Count one finished request and observe its timings (a traced one is an exemplar)."""
         key = (method, route, status, outcome)
         self._requests[key] = self._requests.get(key, 0) + 1
         timings = self._timings.get((method, route))
         if timings is None:
             timings = self._timings[(method, route)] = (_Histogram(), _Histogram())
-        timings[0].observe(duration)
+        timings[0].observe(duration, trace_id)
         if ttfb is not None:
             timings[1].observe(ttfb)
 

@@ -13,6 +13,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from ...events import LLMCall, ToolCall
+from ..metrics.registry import multiprocess_dir
 from .labels import LabelCap
 
 __all__ = ["LLM_DURATION_BUCKETS", "TTFT_BUCKETS", "UsageMetrics"]
@@ -55,6 +56,8 @@ class UsageMetrics:
     """
 
     def __init__(self, registry: CollectorRegistry, max_label_values: int = 200) -> None:
+        # a traced call leaves its trace id as an exemplar; multiprocess mode stores none
+        self._exemplars = multiprocess_dir() is None
         self.refused = Counter(
             "robutler_metric_series_refused",
             "Recordings put under `other` because the metric reached monitoring.usage.max_label_values.",
@@ -172,7 +175,11 @@ class UsageMetrics:
         call: LLMCall = op
         agent, model = call.agent or "", call.model
         self.requests.child(agent, model, call.outcome or "").inc()
-        self.duration.child(agent, model).observe(call.duration_s or 0.0)
+        trace_id = call.trace_id if self._exemplars else None
+        if trace_id is not None:
+            self.duration.child(agent, model).observe(call.duration_s or 0.0, {"trace_id": trace_id})
+        else:
+            self.duration.child(agent, model).observe(call.duration_s or 0.0)
         if call.ttft_s is not None:
             self.ttft.child(agent, model).observe(call.ttft_s)
         if call.input_tokens:

@@ -84,7 +84,10 @@ class UsageRecorder:
         self._hand_over(op)
 
     def _hand_over(self, op: Operation) -> None:
-        self._pending.append((op, trace_id() if _TRACE_MODULE in sys.modules else None))
+        trace = op.trace_id  # set when the tracing concern records the operation's span
+        if trace is None and _TRACE_MODULE in sys.modules:
+            trace = trace_id()
+        self._pending.append((op, trace))
         self._handed += 1
         if self._thread is None:
             self._write_batch()  # no writer thread (tests, tools): do it here
