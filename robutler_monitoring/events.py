@@ -115,6 +115,7 @@ class Operation:
 
     __slots__ = (
         "_bus",
+        "_start_ns",
         "_token",
         "agent",
         "duration_s",
@@ -126,7 +127,6 @@ class Operation:
         "request_id",
         "span_id",
         "start",
-        "start_ns",
         "state",
         "trace_id",
     )
@@ -152,7 +152,7 @@ class Operation:
         )
         self.agent: str | None = agent if agent is not None or parent is None else parent.agent
         self.start = _perf_counter()  #: monotonic start, for durations
-        self.start_ns = _time_ns()  #: wall-clock start, for spans and records
+        self._start_ns: int | None = None  # derived from ``start`` when first read
         self.duration_s: float | None = None
         self.outcome: Outcome | None = None  #: set once, by :meth:`end`
         self.error: BaseException | None = None  #: only while end subscribers run
@@ -165,6 +165,22 @@ class Operation:
             bus = parent._bus if parent is not None else _default_bus
         self._bus: EventBus = bus
         self._token: Token[Operation | None] | None = None
+
+    @property
+    def start_ns(self) -> int:
+        """Wall-clock start (ns since the epoch), for spans and records.
+
+        Derived from the monotonic ``start`` when first read (one clock read per
+        operation, not two): now, less the time elapsed since ``start``.
+        """
+        start_ns = self._start_ns
+        if start_ns is None:
+            start_ns = self._start_ns = _time_ns() - int((_perf_counter() - self.start) * 1e9)
+        return start_ns
+
+    @start_ns.setter
+    def start_ns(self, value: int) -> None:
+        self._start_ns = value
 
     @property
     def ended(self) -> bool:
@@ -226,6 +242,18 @@ class Operation:
                     self._bus._failed(exc, self.kind)
             self.error = None
 
+    def stay_current(self) -> None:
+        """Stay the current operation of this context after :meth:`end` (call it before).
+
+        For what is logged about the work after it ended, in the same task: a server's
+        "Exception in ASGI application" line after a request failed still carries its
+        request id. Only where the context ends with the task (an ASGI request's).
+        """
+        if self.outcome is None:
+            self._token = None  # end() will leave it set
+        else:
+            _current.set(self)  # already ended (and reset): make it current again
+
     def __enter__(self: Op) -> Op:
         return self.begin()
 
@@ -260,8 +288,26 @@ class HttpRequest(Operation):
         bus: EventBus | None = None,
         parent: Operation | None = None,
     ) -> None:
-        # Explicit arguments, no **kwargs: this runs for every request.
-        Operation.__init__(self, f"{method} {path}", bus=bus, parent=parent, request_id=request_id)
+        # Operation.__init__ inlined, explicit arguments: this runs for every request.
+        if parent is None:
+            parent = _current.get()
+        self.name = f"{method} {path}"
+        self.parent = parent
+        self.request_id = request_id
+        self.agent = None if parent is None else parent.agent
+        self.start = _perf_counter()
+        self._start_ns = None
+        self.duration_s = None
+        self.outcome = None
+        self.error = None
+        self.error_type = None
+        self.state = {}
+        self.trace_id = None
+        self.span_id = None
+        if bus is None:
+            bus = parent._bus if parent is not None else _default_bus
+        self._bus = bus
+        self._token = None
         self.method = method
         self.path = path
         self.route: str | None = None  #: the route template (the wrapper's best guess until the end)
@@ -543,8 +589,7 @@ def llm_call(
 
 def _backdate(op: Operation, duration_s: float | None) -> None:
     if duration_s is not None and duration_s > 0:
-        op.start -= duration_s
-        op.start_ns -= int(duration_s * 1e9)
+        op.start -= duration_s  # start_ns, derived from start when read, follows
 
 
 def record_llm_call(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from collections.abc import AsyncGenerator
 
 import pytest
@@ -126,6 +127,41 @@ def test_record_llm_call_is_backdated_and_carries_usage(bus: EventBus) -> None:
     assert (call.ttft_s, call.streaming, call.provider, call.agent) == (0.5, True, "openai", "helper")
     failed = events.record_llm_call("gpt-x", error_type="RateLimitError", outcome="error", bus=bus)
     assert (failed.outcome, failed.error_type) == ("error", "RateLimitError")
+
+
+def test_start_ns_is_the_wall_clock_start_read_once(bus: EventBus) -> None:
+    before = time.time_ns()
+    op = events.tool_call("calc", bus=bus)
+    after = time.time_ns()
+    with op:
+        time.sleep(0.01)
+    first = op.start_ns
+    assert before - 5_000_000 <= first <= after + 5_000_000  # derived from the monotonic start
+    assert op.start_ns == first  # read once, then fixed
+    backdated = events.record_tool_call("calc", duration_s=60.0, bus=bus)
+    assert abs(time.time_ns() - backdated.start_ns - 60e9) < 1e9
+
+
+def test_an_operation_that_stays_current_outlives_its_end(bus: EventBus) -> None:
+    async def crash(stay_after_end: bool) -> str | None:
+        op = events.HttpRequest("GET", "/crash", request_id="r-9", bus=bus).begin()
+        if stay_after_end:
+            op.end(RuntimeError("boom"))
+            op.stay_current()
+        else:
+            op.stay_current()
+            op.end(RuntimeError("boom"))
+        current = events.current_operation()
+        return current.request_id if current is not None else None
+
+    async def clean() -> str | None:
+        with events.HttpRequest("GET", "/fine", request_id="r-10", bus=bus):
+            pass
+        return events.current_operation() and "still set"  # type: ignore[return-value]
+
+    assert asyncio.run(crash(stay_after_end=False)) == "r-9"
+    assert asyncio.run(crash(stay_after_end=True)) == "r-9"
+    assert asyncio.run(clean()) is None
 
 
 def test_concurrent_tasks_each_see_their_own_current_operation(bus: EventBus) -> None:

@@ -1,8 +1,10 @@
 """Per-request context shared by the middleware, the log sink and the metrics.
 
-The monitoring middleware sets these at the start of each request; anything
-that runs inside the request (app code, agents, tools, stdlib loggers) reads
-them. ContextVars keep them right under concurrent requests and streaming.
+The request id of the running request is its operation's (``current_operation()``,
+set by the monitoring middleware for each request, inherited by the agent runs and
+tool calls inside it): :func:`current_request_id` reads it. ``request_id_var`` is for
+code outside any request that wants its log lines to carry an id of its own; it wins
+over the operation's. ContextVars keep both right under concurrent requests and streaming.
 """
 
 from __future__ import annotations
@@ -13,10 +15,24 @@ import re
 import secrets
 from contextvars import ContextVar
 
+from ...events import current_operation
+
 request_id_var: ContextVar[str | None] = ContextVar("robutler_request_id", default=None)
 agent_var: ContextVar[str | None] = ContextVar("robutler_agent", default=None)
 
 REQUEST_ID_HEADER = "x-request-id"
+
+
+def current_request_id() -> str | None:
+    """The request id of this context: ``request_id_var`` if set, else the current operation's."""
+    rid = request_id_var.get()
+    if rid is None:
+        op = current_operation()
+        if op is not None:
+            rid = op.request_id
+    return rid
+
+
 _MAX_REQUEST_ID = 128
 _SAFE_REQUEST_ID = re.compile(rf"^[A-Za-z0-9._:\-]{{1,{_MAX_REQUEST_ID}}}$")
 

@@ -14,7 +14,7 @@ from time import perf_counter
 
 from ...events import EventBus, HttpRequest, Outcome, default_bus
 from ...host.types import ASGIApp, Message, Receive, Scope, Send
-from .context import REQUEST_ID_HEADER, new_request_id, request_id_var, sanitize_request_id
+from .context import REQUEST_ID_HEADER, new_request_id, sanitize_request_id
 from .routes import RouteResolver, route_path
 
 #: Status counted when the client went away before the response ended (nginx's convention).
@@ -65,10 +65,13 @@ class MonitoringMiddleware:
         op.peer = scope.get("client")
         app = self.app
         root_path = scope.get("root_path", "")
-        endpoint = self._endpoints.get(route_path(scope)) if self._endpoints else None
+        endpoint = None
+        if self._endpoints:
+            router_path = route_path(scope) if root_path else scope["path"]
+            endpoint = self._endpoints.get(router_path)
         if endpoint is not None:
             app = endpoint
-            op.route = route_path(scope)
+            op.route = router_path
         else:
             op.route = self._routes.prematch(scope, method)
         prematched = op.route
@@ -131,10 +134,16 @@ class MonitoringMiddleware:
                 disconnected = True
             return message
 
-        token = request_id_var.set(request_id)
+        # The operation is the request's context: log lines written inside it take the
+        # request id from it (one context variable per request, set by ``begin``).
         try:
             await app(scope, receive_wrapper, send_wrapper)
         except BaseException as exc:
+            # The request stays the current operation: uvicorn logs "Exception in ASGI
+            # application" right after this, in this same task, and that line must carry
+            # the id. uvicorn runs each request in its own task with its own copy of the
+            # context, so it cannot leak into another request.
+            op.stay_current()
             if not complete:
                 finish(exc)
             if self.stopping and isinstance(exc, asyncio.CancelledError):
@@ -142,11 +151,6 @@ class MonitoringMiddleware:
                 # in one line): it is recorded as cancelled; re-raising would only add an
                 # "Exception in ASGI application" traceback for something that is no bug.
                 return
-            # The request id stays set: uvicorn logs "Exception in ASGI application" right
-            # after this, in this same task, and that line must carry the id. uvicorn runs
-            # each request in its own task with its own copy of the context, so the id
-            # cannot leak into another request.
             raise
         if not complete:
             finish(None)  # no response, or the client went away before the last chunk
-        request_id_var.reset(token)

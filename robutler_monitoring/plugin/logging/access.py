@@ -1,17 +1,33 @@
-"""The access log: one record per finished request, written by the monitoring middleware.
+"""The access log: one record per finished request, from the end of each ``HttpRequest``.
 
-Replaces uvicorn's access log. The record is built and queued directly by the sink
-(no loguru record, no frame inspection), which keeps its cost per request low.
+Replaces uvicorn's access log. In JSON format the line is built here, in one
+f-string with the same keys, order and masking as every other line (``entry.py``):
+no loguru record, no frame inspection, no intermediate dict. The parts that only
+depend on method, path, route, status and outcome are masked and quoted once and
+cached. The only other per-request work is a deque append; the writer thread takes
+lines in batches.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
+from json.encoder import encode_basestring_ascii as _quote
 
-from ...events import HttpRequest, Operation
-from .sink import LogSink
+from ...events import HttpRequest, Operation, current_operation
+from ..http.context import request_id_var
+from ..secrets import scrub_text
+from .entry import iso_utc
+from .sink import LEVEL_NUMBERS, LogSink
+from .trace_ids import current_trace_ids
 
 ACCESS_LOGGER = "robutler.access"
+_INFO = LEVEL_NUMBERS["INFO"]
+_ERROR = LEVEL_NUMBERS["ERROR"]
+#: distinct (method, path, route, status, outcome) whose fixed line parts are kept
+_MAX_CACHED = 4096
+
+_Key = tuple[str, str, str | None, int, str | None]
 
 
 class AccessLogger:
@@ -19,19 +35,77 @@ class AccessLogger:
 
     The line is at ERROR when the request failed: a 5xx, or an ``outcome`` of ``error``
     (a stream that failed after its 200 status line).
+
+    >>> # rt.subscribe("http", on_end=AccessLogger(sink, skip_paths=("/health", "/metrics")))
     """
 
-    __slots__ = ("sink", "skip_paths")
+    __slots__ = ("_parts", "_write", "sink", "skip_paths")
 
     def __init__(self, sink: LogSink, skip_paths: Iterable[str] = ()) -> None:
         self.sink = sink
         self.skip_paths = frozenset(skip_paths)
+        self._write = sink.writer.write if sink.json else None
+        #: the line's fixed parts per key, masked and quoted once: (is it an ERROR line, head, fields)
+        self._parts: dict[_Key, tuple[bool, str, str]] = {}
 
     def __call__(self, record: Operation) -> None:
-        assert isinstance(record, HttpRequest)
         """Write the access line for ``record`` unless its path is skipped."""
+        assert isinstance(record, HttpRequest)
         if record.path in self.skip_paths:
             return
+        key = (record.method, record.path, record.route, record.status, record.outcome)
+        parts = self._parts.get(key)
+        if parts is None:
+            parts = self._fixed_parts(key)
+        error_line, head, fields = parts
+        if (_ERROR if error_line else _INFO) < self.sink.min_levelno:
+            return
+        if self._write is None:
+            self._emit_entry(record, error_line)
+            return
+        # the context keys exactly as build_entry finds them
+        op = current_operation()
+        rid = record.request_id or request_id_var.get()
+        if rid is None and op is not None:
+            rid = op.request_id
+        context = "" if rid is None else ',"request_id":' + _quote(rid)
+        trace_id, span_id = current_trace_ids()
+        if trace_id is not None:
+            context += f',"trace_id":"{trace_id}","span_id":"{span_id}"'
+        agent = op.agent if op is not None else None
+        if agent is not None:
+            context += ',"agent":' + _quote(agent)
+        ttfb = record.ttfb_s
+        client = record.client
+        error = _error_name(record)
+        tail = "}\n" if error is None else ',"error":' + _quote(error) + "}\n"
+        self._write(
+            f'{{"timestamp":"{iso_utc(time.time())}{head}{context}{fields}'
+            f',"duration_ms":{(record.duration_s or 0.0) * 1000:.3f}'
+            f',"ttfb_ms":{"null" if ttfb is None else f"{ttfb * 1000:.3f}"}'
+            f',"client":{"null" if client is None else _quote(client)}{tail}'
+        )
+
+    def _fixed_parts(self, key: _Key) -> tuple[bool, str, str]:
+        method, path, route, status, outcome = key
+        method, path = scrub_text(method), scrub_text(path)
+        error_line = status >= 500 or outcome == "error"
+        head = (
+            f'","level":"{"ERROR" if error_line else "INFO"}","logger":"{ACCESS_LOGGER}"'
+            f',"message":{_quote(f"{method} {path} {status}")}'
+        )
+        fields = (
+            f',"method":{_quote(method)},"path":{_quote(path)}'
+            f',"route":{"null" if route is None else _quote(route)},"status":{status}'
+            f',"outcome":{"null" if outcome is None else _quote(outcome)}'
+        )
+        if len(self._parts) >= _MAX_CACHED:
+            self._parts.clear()  # a path scan: start over rather than grow
+        self._parts[key] = (error_line, head, fields)
+        return error_line, head, fields
+
+    def _emit_entry(self, record: HttpRequest, error_line: bool) -> None:
+        # console format: the generic path (people read it; it need not be fast)
         fields = {
             "method": record.method,
             "path": record.path,
@@ -42,10 +116,15 @@ class AccessLogger:
             "ttfb_ms": None if record.ttfb_s is None else round(record.ttfb_s * 1000, 3),
             "client": record.client,
         }
-        if record.error is not None:
-            fields["error"] = type(record.error).__name__
-        if record.error is None and record.inner_error is not None:
-            fields["error"] = record.inner_error
-        level = "ERROR" if record.status >= 500 or record.outcome == "error" else "INFO"
+        error = _error_name(record)
+        if error is not None:
+            fields["error"] = error
+        level = "ERROR" if error_line else "INFO"
         message = f"{record.method} {record.path} {record.status}"
         self.sink.emit(level, ACCESS_LOGGER, message, fields, request_id=record.request_id)
+
+
+def _error_name(record: HttpRequest) -> str | None:
+    if record.error is not None:
+        return type(record.error).__name__
+    return record.inner_error

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterable
 from typing import Any
 
+from ...api.health import HealthCheck
 from ...host.types import ASGIApp
 from ..concerns import Concern
 from ..runtime import Runtime
 from .access import AccessLogger
+from .observe import HEALTH_CHECK, count_drops, output_check
 from .setup import configure_process, process_handle
 from .writelock import LOCK_ENV, create_lock_file
 
@@ -29,6 +34,7 @@ class LoggingConcern(Concern):
             # several processes will share stdout: their long lines take turns (writelock.py)
             lock_path = create_lock_file()
         configure_process(rt.cfg.logging, lock_path)
+        _flush_before_sigterm()
         if rt.cfg.logging.output not in ("stdout", "stderr"):
             # the terminal would otherwise stay silent: say once where everything goes
             print(f"robutler: logging to {rt.cfg.logging.output}", file=sys.stderr, flush=True)
@@ -41,8 +47,18 @@ class LoggingConcern(Concern):
         config["log_level"] = _UVICORN_LEVELS.get(level, level.lower())
 
     def worker_prepare(self, rt: Runtime) -> None:
-        """Configure the sink in a worker process (idempotent in the serve process)."""
-        configure_process(rt.cfg.logging, os.environ.get(LOCK_ENV))
+        """Configure the sink in a worker process (idempotent in the serve process); count its drops."""
+        handle = configure_process(rt.cfg.logging, os.environ.get(LOCK_ENV))
+        if rt.cfg.metrics.enabled and not getattr(handle, "_drops_counted", False):
+            count_drops(handle.writer, rt.registry)
+            handle._drops_counted = True  # type: ignore[attr-defined]
+
+    def health_checks(self, rt: Runtime) -> Iterable[HealthCheck]:
+        """``logging:output``: warns while log lines are being lost."""
+        handle = process_handle()
+        if handle is None:
+            return ()
+        return (HealthCheck(HEALTH_CHECK, output_check(handle.writer), component_type="component"),)
 
     def subscribe(self, rt: Runtime) -> None:
         """The access log: one record per finished request."""
@@ -58,10 +74,38 @@ class LoggingConcern(Concern):
         _resweep()
 
     async def shutdown(self, rt: Runtime) -> None:
-        """Flush queued lines (the rest is flushed at exit)."""
+        """Flush queued lines; from now on each line is written before logging returns.
+
+        Requests are over by now. What is still logged ("Application shutdown complete.",
+        "Finished server process") must be out before the process ends, however it ends:
+        uvicorn re-raises SIGTERM in a worker right after its last line.
+        """
         handle = process_handle()
         if handle is not None:
             await asyncio.to_thread(handle.flush, 5.0)
+            handle.drain_on_write(2.0)
+
+
+def _flush_before_sigterm() -> None:
+    """Flush queued lines when SIGTERM ends this process.
+
+    uvicorn catches SIGTERM, shuts down, restores the handler it found and raises the
+    signal again. With the default handler the process would die there, before the
+    writer thread wrote the last lines ("Finished server process") and without atexit.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return  # someone else decides what SIGTERM does
+
+    def flush_then_die(sig: int, frame: object) -> None:
+        handle = process_handle()
+        if handle is not None:
+            handle.flush(2.0)
+        signal.signal(sig, signal.SIG_DFL)
+        os.kill(os.getpid(), sig)
+
+    signal.signal(signal.SIGTERM, flush_then_die)
 
 
 def _resweep() -> None:

@@ -36,6 +36,8 @@ INTERNAL = frozenset({"_logger", "_request_id"})
 _MAX_DEPTH = 32
 
 _second: tuple[int, str] = (-1, "")
+#: ".000Z" ... ".999Z": the millisecond part without a format call per line
+_MILLIS = tuple(f".{i:03d}Z" for i in range(1000))
 
 
 def iso_utc(ts: float) -> str:
@@ -46,7 +48,7 @@ def iso_utc(ts: float) -> str:
     if sec != cached_sec:
         prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
         _second = (sec, prefix)
-    return f"{prefix}.{int((ts - sec) * 1000):03d}Z"
+    return prefix + _MILLIS[int((ts - sec) * 1000)]
 
 
 def exception_info(

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from .writelock import lock_for
+from .writelock import PIPE_BUF, lock_for
 
 try:
     import fcntl
@@ -31,6 +31,10 @@ _UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
 _RETENTION = re.compile(r"^\s*(\d+)\s*(files?|minutes?|hours?|days?|weeks?)\s*$", re.IGNORECASE)
 _SECONDS = {"minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400}
 _REOPEN_CHECK_S = 1.0
+#: bytes per write where one write lands whole anyway (one process, or an O_APPEND file)
+LARGE_CHUNK = 65536
+#: bytes per write to a pipe that other workers share: a write this small is atomic
+PIPE_BUF_CHUNK = PIPE_BUF
 
 
 def parse_size(text: str) -> int:
@@ -68,6 +72,8 @@ class FdOutput:
     def __init__(self, fd: int, lock_path: str | None = None) -> None:
         self.fd = fd
         self.lock = lock_for(fd, lock_path)
+        # shared with other workers: chunks small enough to be atomic; alone: few large writes
+        self.chunk_size = PIPE_BUF_CHUNK if self.lock is not None else LARGE_CHUNK
 
     def write(self, data: bytes) -> None:
         """Write all of ``data``; one ``os.write`` unless the kernel takes less."""
@@ -89,6 +95,8 @@ class FdOutput:
 
 class StreamOutput:
     """Write to a text stream (``io.StringIO`` in tests, or a wrapped ``sys.stderr``)."""
+
+    chunk_size = 4096
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
@@ -118,6 +126,9 @@ class FileOutput:
         self.path = Path(path).expanduser().absolute()
         self.max_bytes = max_bytes
         self.keep_files, self.keep_seconds = retention
+        # an O_APPEND write lands whole even when several workers append; with rotation,
+        # small enough that the size check after each write does not overshoot much
+        self.chunk_size = min(LARGE_CHUNK, max(PIPE_BUF_CHUNK, max_bytes // 32)) if max_bytes else LARGE_CHUNK
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = self._open()
         self._checked = time.monotonic()

@@ -51,6 +51,10 @@ class LoggingHandle:
         """Wait until every line logged so far is written."""
         return self.writer.flush(timeout)
 
+    def drain_on_write(self, timeout: float = 2.0) -> None:
+        """At shutdown: write each later line before logging returns (see ``LineWriter``)."""
+        self.writer.drain_on_write(timeout)
+
     def resweep(self) -> None:
         """Route the stdlib into the sink again, after code that reconfigured logging."""
         if self.routing is not None and not self.closed:
@@ -134,6 +138,7 @@ def configure_process(config: LoggingConfig, lock_path: str | None = None) -> Lo
         return _process[1]
     handle = configure_logging(config, remove_default=True, lock_path=lock_path)
     _process = (pid, handle)
+    _silence_uvicorn_access()
     _loguru.bind(_logger="robutler_monitoring.logging").debug(
         "logging configured",
         format=config.format,
@@ -142,6 +147,15 @@ def configure_process(config: LoggingConfig, lock_path: str | None = None) -> Lo
         queue_size=config.queue_size,
     )
     return handle
+
+
+def _silence_uvicorn_access() -> None:
+    # Our access record replaces uvicorn's. uvicorn silences its access logger itself when
+    # it configures logging after us (one worker); a `--workers N` worker configures it
+    # before, and routing would make it propagate again: a second line for every request.
+    access = logging.getLogger("uvicorn.access")
+    access.handlers = []
+    access.propagate = False
 
 
 def process_handle() -> LoggingHandle | None:

@@ -38,7 +38,10 @@ class HttpRecorder:
 
     def subscribe(self, bus: Runtime) -> None:
         """Subscribe to the HTTP operations (through the runtime, or an EventBus)."""
-        bus.subscribe("http", on_start=cast(Handler, self.started), on_end=cast(Handler, self.ended))
+        target: HttpRecorder | LocalHttpMetrics = self
+        if isinstance(self.metrics, LocalHttpMetrics):  # plain numbers: its own inlined subscribers
+            target = self.metrics
+        bus.subscribe("http", on_start=cast(Handler, target.started), on_end=cast(Handler, target.ended))
 
     # Both run for every request: no isinstance checks, one dict lookup for the method.
     def started(self, op: HttpRequest) -> None:

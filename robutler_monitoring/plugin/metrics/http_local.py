@@ -29,9 +29,13 @@ from prometheus_client.metrics_core import (
 from prometheus_client.samples import Exemplar
 from prometheus_client.utils import floatToGoString
 
+from ...events import HttpRequest
+from ..http.routes import KNOWN_METHODS, OTHER_METHOD
 from .errors import ErrorMetrics
 from .http import DURATION_BUCKETS, HttpMetrics
 from .registry import instruments_for, multiprocess_dir
+
+_METHODS = {method: method for method in KNOWN_METHODS}
 
 _BOUNDS = (*DURATION_BUCKETS, float("inf"))
 _LE = tuple(floatToGoString(b) for b in _BOUNDS)  # type: ignore[no-untyped-call]
@@ -128,6 +132,47 @@ class LocalHttpMetrics:
     def error(self, exc: BaseException, source: str) -> None:
         """Count an unhandled exception by class name and source."""
         self.errors.count(exc, source)
+
+    # The bus subscribers. Both run for every request, so they do the work of
+    # ``in_progress`` and ``record`` inline: no method calls, no isinstance checks.
+    def started(self, op: HttpRequest) -> None:
+        """Subscriber to the start of an ``HttpRequest``: its in-progress gauge goes up."""
+        key = (_METHODS.get(op.method, OTHER_METHOD), op.route or "")
+        gauge = self._in_progress.get(key)
+        if gauge is None:
+            gauge = self._in_progress[key] = _InProgress()
+        gauge.value += 1
+        op.state[self] = gauge
+
+    def ended(self, op: HttpRequest) -> None:
+        """Subscriber to the end of an ``HttpRequest``: gauge down, count, observe, count its error."""
+        gauge = op.state.pop(self, None)
+        if gauge is not None:
+            gauge.value -= 1
+        method = _METHODS.get(op.method, OTHER_METHOD)
+        route = op.route or ""
+        key = (method, route, op.status, op.outcome or "")
+        requests = self._requests
+        requests[key] = requests.get(key, 0) + 1
+        timings = self._timings.get((method, route))
+        if timings is None:
+            timings = self._timings[(method, route)] = (_Histogram(), _Histogram())
+        duration = op.duration_s or 0.0
+        hist = timings[0]
+        trace_id = op.trace_id
+        if trace_id is None:
+            hist.buckets[bisect_left(_BOUNDS, duration)] += 1
+            hist.sum += duration
+        else:
+            hist.observe(duration, trace_id)  # a traced request leaves an exemplar
+        ttfb = op.ttfb_s
+        if ttfb is not None:
+            hist = timings[1]
+            hist.buckets[bisect_left(_BOUNDS, ttfb)] += 1
+            hist.sum += ttfb
+        error = op.error
+        if error is not None and isinstance(error, Exception):
+            self.errors.count(error, "http")
 
     def describe(self) -> Iterator[Metric]:
         """The metric families without samples, so the registry refuses clashing names."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import textwrap
 from pathlib import Path
 
@@ -10,12 +9,11 @@ import httpx
 import pytest
 
 from robutler_monitoring.integrations.robutler_sdk.serving import is_sdk_object
+from tests.support.sdk import sdk_installed
 from tests.support.servers import robutler_serve
 
 # Not imported here: the SDK reconfigures stdlib logging of the whole process on import.
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("robutler") is None, reason="the sdk extra is not installed"
-)
+pytestmark = pytest.mark.skipif(not sdk_installed(), reason="the sdk extra is not installed")
 
 
 @pytest.mark.slow

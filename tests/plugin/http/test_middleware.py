@@ -19,7 +19,7 @@ from starlette.routing import Mount, Route
 
 from robutler_monitoring.events import EventBus, HttpRequest, Operation
 from robutler_monitoring.host.types import ASGIApp
-from robutler_monitoring.plugin.http.context import request_id_var
+from robutler_monitoring.plugin.http.context import current_request_id
 from robutler_monitoring.plugin.http.middleware import MonitoringMiddleware
 from robutler_monitoring.plugin.http.routes import UNMATCHED
 from robutler_monitoring.plugin.metrics.concern import HttpRecorder
@@ -51,7 +51,7 @@ def monitored(
 
 def _demo_like_app(seen_ids: list[str | None]) -> Starlette:
     async def agents(request: Request) -> JSONResponse:
-        seen_ids.append(request_id_var.get())
+        seen_ids.append(current_request_id())
         return JSONResponse({"agents": ["alice"]})
 
     async def agent(request: Request) -> JSONResponse:
@@ -65,7 +65,7 @@ def _demo_like_app(seen_ids: list[str | None]) -> Starlette:
 
         async def chunks() -> AsyncIterator[bytes]:
             for i in range(3):
-                seen_ids.append(request_id_var.get())
+                seen_ids.append(current_request_id())
                 yield f"data: {i}\n\n".encode()
                 await asyncio.sleep(delay)
             yield b"data: [DONE]\n\n"
@@ -274,7 +274,7 @@ def test_the_request_id_outlives_an_exception_for_the_traceback_line() -> None:
 
         with contextlib.suppress(RuntimeError):
             await wrapped(scope, receive, send)
-        return request_id_var.get()
+        return current_request_id()
 
     assert asyncio.run(call("/crash")) == "req-42"
     assert asyncio.run(call("/fine")) is None

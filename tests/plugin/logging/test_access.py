@@ -141,3 +141,38 @@ def test_access_log_can_be_turned_off() -> None:
         handle = process_handle()
         assert handle is not None
         handle.close()
+
+
+def _end(bus: EventBus, path: str, status: int, outcome: str, **attrs: object) -> None:
+    op = HttpRequest("GET", path, request_id=f"rid-{status}", bus=bus).begin()
+    op.status = status
+    op.peer = ("127.0.0.1", 5000)
+    for name, value in attrs.items():
+        setattr(op, name, value)
+    error = attrs.pop("error", None)
+    op.end(outcome=outcome, error=error)  # type: ignore[arg-type]
+
+
+def test_the_fast_json_line_is_the_generic_entry() -> None:
+    # the JSON access line is built by hand for speed: it must be exactly what the
+    # generic entry (build_entry + to_json, the console format's path) would write
+    with captured(level="DEBUG") as fast, captured(level="DEBUG") as slow:
+        generic = AccessLogger(slow.handle.sink)
+        generic._write = None  # the console format's path: build_entry
+        bus = EventBus()
+        bus.subscribe("http", on_end=AccessLogger(fast.handle.sink))
+        bus.subscribe("http", on_end=generic)
+        _end(bus, "/agents", 200, "success", route="/agents", ttfb_s=0.0012345)
+        _end(bus, "/x", 503, "error", route="/x", error=ValueError("boom"))
+        _end(bus, '/caf\u00e9/"q"\n', 404, "success", route=None, peer=None)
+        _end(bus, "/reset/token=s3cr3t", 200, "error", route="/reset/{t}", inner_error="DemoAgentError")
+        got, want = fast.entries(), slow.entries()
+        lines = fast.text()
+    assert len(got) == len(want) == 4
+    assert len(lines.splitlines()) == 4
+    for mine, theirs in zip(got, want, strict=True):
+        assert list(mine) == list(theirs)
+        mine.pop("timestamp"), theirs.pop("timestamp")
+        assert mine == theirs
+    assert "s3cr3t" not in lines and got[3]["path"] == "/reset/token=***"
+    assert [e["level"] for e in got] == ["INFO", "ERROR", "INFO", "ERROR"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import collections
-import importlib.util
 import json
 import textwrap
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.sdk import sdk_installed
 from tests.support.servers import robutler_serve
 
 from .support import check_schema
@@ -18,7 +18,7 @@ from .support import check_schema
 # The SDK is not imported here: it reconfigures stdlib logging of the whole process.
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(importlib.util.find_spec("robutler") is None, reason="no sdk extra"),
+    pytest.mark.skipif(not sdk_installed(), reason="no sdk extra"),
 ]
 
 _TARGET = """

@@ -7,6 +7,8 @@ import json
 import threading
 import time
 
+import pytest
+
 from robutler_monitoring.plugin.logging.outputs import StreamOutput
 from robutler_monitoring.plugin.logging.writer import CHUNK, LineWriter
 
@@ -78,3 +80,118 @@ def test_each_write_holds_whole_lines_within_pipe_buf() -> None:
     for data in out.writes:
         assert data.endswith(b"\n")
         assert len(data) <= CHUNK or data.count(b"\n") == 1
+
+
+class FailingOutput:
+    """An output whose every write fails with ``exc`` (a closed pipe, a full disk)."""
+
+    def __init__(self, exc: OSError, fd: int = 1) -> None:
+        self.exc = exc
+        self.fd = fd
+        self.calls = 0
+
+    def write(self, data: bytes) -> None:
+        self.calls += 1
+        raise self.exc
+
+    def close(self) -> None:
+        pass
+
+
+def test_output_failures_are_counted_by_reason_and_said_once(capfd: pytest.CaptureFixture[str]) -> None:
+    import errno
+
+    seen: list[tuple[str, int]] = []
+    writer = LineWriter(FailingOutput(OSError(errno.ENOSPC, "No space left on device")), max_queue=1000)
+    writer.on_drop(lambda reason, count: seen.append((reason, count)))
+    try:
+        for round_ in range(3):
+            for i in range(10):
+                writer.write(f'{{"n":{round_ * 10 + i}}}\n')
+            assert writer.flush(5)
+    finally:
+        writer.close()
+    assert writer.drops()["no_space"] == 30 and writer.dropped == 30
+    assert sum(count for reason, count in seen if reason == "no_space") == 30
+    last = writer.last_drop()
+    assert last is not None and last[1] == "no_space"
+    err = capfd.readouterr().err
+    assert err.count("robutler: log output failed (no space)") == 1  # rate-limited: once
+    assert "robutler_log_lines_dropped_total" in err
+
+
+def test_drop_reasons() -> None:
+    import errno
+
+    from robutler_monitoring.plugin.logging.writer import drop_reason
+
+    assert drop_reason(BrokenPipeError(errno.EPIPE, "Broken pipe")) == "broken_pipe"
+    assert drop_reason(OSError(errno.ENOSPC, "full")) == "no_space"
+    assert drop_reason(OSError(errno.EIO, "I/O error")) == "output_error"
+    assert drop_reason(UnicodeError("x")) == "output_error"
+
+
+def test_the_health_check_warns_while_lines_are_dropped() -> None:
+    from robutler_monitoring.plugin.logging.observe import output_check
+
+    writer = LineWriter(FailingOutput(BrokenPipeError(32, "Broken pipe"), fd=2), max_queue=1000)
+    check = output_check(writer, window=60.0)
+    try:
+        assert check() == {"status": "pass", "observedValue": 0}
+        writer.write("x\n")
+        assert writer.flush(5)
+        result = check()
+        assert result["status"] == "warn" and result["observedValue"] == 1
+        assert "broken_pipe: 1" in result["output"]
+        assert output_check(writer, window=0.0)()["status"] == "pass"  # old news
+    finally:
+        writer.close()
+
+
+def test_the_drop_metric_counts_by_reason() -> None:
+    from prometheus_client import CollectorRegistry
+
+    from robutler_monitoring.plugin.logging.observe import count_drops
+
+    registry = CollectorRegistry()
+    writer = LineWriter(SlowOutput(), max_queue=5)
+    try:
+        for _ in range(50):
+            writer.write("x\n")
+        count_drops(writer, registry)  # drops so far count too
+        writer.write("x\n")
+        value = registry.get_sample_value("robutler_log_lines_dropped_total", {"reason": "queue_full"})
+        assert value == writer.drops()["queue_full"] >= 45
+        assert registry.get_sample_value("robutler_log_lines_dropped_total", {"reason": "broken_pipe"}) == 0
+    finally:
+        writer.output.release.set()  # type: ignore[attr-defined]
+        writer.close()
+
+
+def test_lines_written_after_drain_on_write_are_out_when_write_returns() -> None:
+    out = RecordingOutput()
+    writer = LineWriter(out, max_queue=1000, linger=10.0)  # the thread would sit on a batch for 10 s
+    try:
+        writer.write("before\n")
+        writer.drain_on_write(5.0)
+        writer.write("Finished server process [1]\n")
+        assert b"".join(out.writes) == b"before\nFinished server process [1]\n"
+    finally:
+        writer.close()
+
+
+def test_the_writer_wakes_rarely_under_a_stream_of_lines() -> None:
+    out = RecordingOutput()
+    writer = LineWriter(out, max_queue=100_000)
+    try:
+        deadline = time.monotonic() + 0.5
+        lines = 0
+        while time.monotonic() < deadline:
+            writer.write('{"message":"x"}\n')
+            lines += 1
+            if lines % 100 == 0:
+                time.sleep(0.001)  # a request every so often, as a server would
+        assert writer.flush(5)
+    finally:
+        writer.close()
+    assert len(out.writes) < lines / 20  # batches, not a write (and a wake-up) per line
