@@ -13,9 +13,7 @@ from .layers import DEFAULT_SOURCE
 from .loader import ResolvedConfig
 
 #: section -> what the operator should know; shrink this as features land
-NOT_YET: dict[str, str] = {
-    "alerts": "no alert is sent yet (webhooks and email come with the alerting release)",
-}
+NOT_YET: dict[str, str] = {}  # alerts and tracing are in effect now
 
 _log = logging.getLogger("robutler.monitoring")
 

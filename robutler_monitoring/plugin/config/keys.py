@@ -69,7 +69,7 @@ def type_at(path: Sequence[str | int], root: Any = MonitoringConfig) -> Any | No
 def fields_of(tp: Any) -> list[str]:
     """The key names of a section type (empty for anything else)."""
     tp = unwrap(tp)
-    return list(tp.model_fields) if is_model(tp) else []
+    return [f.alias or name for name, f in tp.model_fields.items()] if is_model(tp) else []
 
 
 def clean_loc(loc: Sequence[str | int], root: Any = MonitoringConfig) -> KeyPath:
@@ -99,7 +99,7 @@ def _container(tp: Any) -> Any | None:
 def _child(tp: Any, part: str | int) -> Any | None:
     tp = unwrap(tp)
     if is_model(tp):
-        field = tp.model_fields.get(part) if isinstance(part, str) else None
+        field = _field(tp, part) if isinstance(part, str) else None
         return None if field is None else field.annotation
     origin = get_origin(tp)
     args = get_args(tp)
@@ -107,4 +107,12 @@ def _child(tp: Any, part: str | int) -> Any | None:
         return args[0] if args else Any
     if origin is dict:
         return args[1] if len(args) == 2 else Any
+    return None
+
+
+def _field(model: Any, key: str) -> Any | None:
+    # a key is the field's alias where it has one (`for`, a Python keyword, is field `for_`)
+    for name, field in model.model_fields.items():
+        if (field.alias or name) == key:
+            return field
     return None

@@ -41,7 +41,9 @@ def mask(path: Sequence[str | int], value: Any) -> Any:
         return MASK
     if isinstance(value, str):
         if _is_webhook_url(path):
-            return mask_capability_url(value)
+            if "://" not in value or value.lower().startswith(("http://", "https://")):
+                return mask_capability_url(value)
+            return _apprise_private(value)
         return mask_url(value) if "://" in value else _mask_query(value)
     if isinstance(value, dict):
         return {k: mask([*path, k], v) for k, v in value.items()}
@@ -62,6 +64,13 @@ def _mask_query(text: str) -> str:
 def _is_webhook_url(path: Sequence[str | int]) -> bool:
     # `alerts.webhooks.0.url`, with or without the leading `monitoring`
     return len(path) >= 3 and path[-1] == "url" and isinstance(path[-2], int) and path[-3] == "webhooks"
+
+
+def _apprise_private(url: str) -> str:
+    # apprise URLs keep tokens anywhere, the host included (tgram://BOT_TOKEN/CHAT): ask apprise
+    from ..alerts.apprise_channel import privacy_url
+
+    return privacy_url(url)
 
 
 def conceal(path: Sequence[str | int], value: Any, concealed: Mapping[tuple[str | int, ...], str]) -> Any:

@@ -133,6 +133,8 @@ class LoggingConfig(_Model):
         "/health/ready",
         "/health/detailed",
         "/metrics",
+        "/alerts",
+        "/alerts/silences",
     )
     queue_size: int = Field(default=10000, ge=100, le=10_000_000)
 
@@ -201,7 +203,109 @@ class TracingConfig(_Model):
     shutdown_timeout: float = Field(default=5.0, ge=0, le=300, description="seconds to flush at exit")
 
 
-class EmailConfig(_Model):
+_DURATION_RE = re.compile(r"^(?:(\d+(?:\.\d+)?)(ms|s|m|h|d|w))+$")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+_DURATION_HINT = "expected seconds as a number or a duration such as '30s', '5m', '4h' or '1h30m'"
+
+
+def parse_duration(value: Any) -> Any:
+    """Seconds from a number or a Prometheus-style duration (``"90s"``, ``"5m"``, ``"1h30m"``)."""
+    if isinstance(value, bool):
+        raise ValueError(_DURATION_HINT)
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip().lower()
+        try:
+            return float(text)
+        except ValueError:
+            pass
+        if _DURATION_RE.match(text):
+            return sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(text))
+        raise ValueError(_DURATION_HINT)
+    return value
+
+
+def format_duration(seconds: float) -> str:
+    """``300.0`` -> ``"5m"``; the shortest Prometheus duration for whole seconds."""
+    if seconds < 1 or seconds != int(seconds):
+        return f"{round(seconds * 1000)}ms"
+    whole = int(seconds)
+    out = ""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if whole >= size:
+            out += f"{whole // size}{unit}"
+            whole %= size
+    return out
+
+
+def _check_alert_url(value: str) -> str:
+    scheme, sep, rest = value.partition("://")
+    if scheme.lower() in ("http", "https"):
+        return _check_http_url(value)
+    if not sep or not re.match(r"^[a-z][a-z0-9+.-]*$", scheme, re.I) or not rest:
+        raise ValueError("expected an http(s):// URL or an apprise URL such as 'slack://...'")
+    from ..alerts.apprise_channel import apprise_problem
+
+    problem = apprise_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+AlertUrl = Annotated[str, AfterValidator(_check_alert_url)]
+#: What a channel gets when it names no events (the documentation's examples alert on all three).
+DEFAULT_ALERT_EVENTS: tuple[AlertEvent, ...] = ("error", "performance_degradation", "health")
+
+
+class _AlertModel(_Model):
+    # `for` is a Python keyword: the field is `for_`, the key users write is `for`.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_default=True, populate_by_name=True, serialize_by_alias=True
+    )
+
+
+class ThresholdConfig(_AlertModel):
+    """When a channel's events fire: the documentation's example values by default."""
+
+    error_rate: float = Field(default=0.05, gt=0, le=1, description="a fraction: 0.05 is 5 %")
+    response_time: float = Field(default=5000.0, gt=0, description="p95 in milliseconds")
+
+
+class AlertTimingOverrides(_AlertModel):
+    """The timing keys a channel may set for itself (unset: ``monitoring.alerts``' value)."""
+
+    evaluation_interval: Duration | None = None
+    window: Duration | None = None
+    for_: Annotated[float, BeforeValidator(parse_duration), Field(ge=0)] | None = Field(
+        default=None, alias="for"
+    )
+    min_requests: int | None = Field(default=None, ge=1)
+    repeat_interval: Duration | None = None
+    send_resolved: bool | None = None
+
+
+class ChannelConfig(AlertTimingOverrides):
+    """What every channel (webhook, email, Alertmanager) takes: which events, at which thresholds."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=64)
+    events: tuple[AlertEvent, ...] = Field(default=DEFAULT_ALERT_EVENTS, min_length=1)
+    threshold: ThresholdConfig = ThresholdConfig()
+    timeout: Duration = Field(default=10.0, le=300, description="seconds per delivery attempt")
+    retries: int = Field(default=3, ge=0, le=20)
+
+
+def _tls_mode(port: int, host: str | None) -> Literal["starttls", "ssl", "none"]:
+    if port == 465:
+        return "ssl"
+    if host in ("localhost", "127.0.0.1", "::1") and port != 587:
+        return "none"
+    return "starttls"
+
+
+class EmailConfig(ChannelConfig):
     """``monitoring.alerts.email`` (also accepted at ``monitoring.email``): SMTP delivery."""
 
     smtp_host: str | None = None
@@ -210,32 +314,88 @@ class EmailConfig(_Model):
     password: OptionalSecret = None
     sender: EmailAddress | None = None
     recipients: tuple[EmailAddress, ...] = ()
-    tls: Literal["starttls", "ssl", "none"] = "starttls"
-    timeout: float = Field(default=10.0, gt=0, le=300)
+    tls: Literal["starttls", "ssl", "none"] | None = Field(
+        default=None, description="default: ssl on port 465, none for a localhost relay, else starttls"
+    )
+
+    @property
+    def tls_mode(self) -> Literal["starttls", "ssl", "none"]:
+        """The TLS mode to use: the configured one, else chosen from the port and host."""
+        return self.tls or _tls_mode(self.smtp_port, self.smtp_host)
+
+    @property
+    def from_address(self) -> str | None:
+        """``sender``, else ``username`` when it is an address."""
+        if self.sender:
+            return self.sender
+        if self.username and _EMAIL_RE.match(self.username):
+            return self.username
+        return None
+
+    @property
+    def configured(self) -> bool:
+        """True when this channel can send: a host, recipients and a sender."""
+        return bool(self.smtp_host and self.recipients and self.from_address)
 
 
-class ThresholdConfig(_Model):
-    """When a webhook's events fire."""
+class WebhookConfig(ChannelConfig):
+    """One entry of ``monitoring.alerts.webhooks``: an http(s) URL or any apprise URL."""
 
-    error_rate: float | None = Field(default=None, ge=0, le=1)
-    response_time: float | None = Field(default=None, gt=0, description="milliseconds")
+    url: AlertUrl
+    headers: dict[str, str] = Field(default_factory=dict)
+    format: Literal["json", "alertmanager"] = Field(
+        default="json", description="json: this package's fields; alertmanager: Alertmanager's v4 webhook"
+    )
 
 
-class WebhookConfig(_Model):
-    """One entry of ``monitoring.alerts.webhooks``."""
+class AlertmanagerConfig(ChannelConfig):
+    """One entry of ``monitoring.alerts.alertmanager``: an Alertmanager to post alerts to."""
 
     url: HttpUrl
-    events: tuple[AlertEvent, ...] = ("error", "performance")
-    threshold: ThresholdConfig = ThresholdConfig()
     headers: dict[str, str] = Field(default_factory=dict)
 
 
-class AlertsConfig(_Model):
-    """``monitoring.alerts``: who is told when things go bad."""
+class SloConfig(_AlertModel):
+    """``monitoring.alerts.slo``: an availability objective, alerted on by error-budget burn rate."""
+
+    availability: float | None = Field(
+        default=None, gt=0, lt=1, description="e.g. 0.999: 99.9 % of requests succeed (none: no SLO alerts)"
+    )
+
+
+class AlertsConfig(_AlertModel):
+    """``monitoring.alerts``: which rules run and who is told when they fire."""
 
     enabled: bool = True
+    evaluation_interval: Duration = 10.0
+    window: Duration = 300.0
+    for_: Annotated[float, BeforeValidator(parse_duration), Field(ge=0)] = Field(default=60.0, alias="for")
+    min_requests: int = Field(default=20, ge=1)
+    repeat_interval: Duration = 4 * 3600.0
+    send_resolved: bool = True
+    external_url: HttpUrl | None = Field(
+        default=None, description="address used in links and as `instance` (default: the served URL)"
+    )
+    endpoint: UrlPath = "/alerts"
+    state_dir: str | None = Field(
+        default=None,
+        min_length=1,
+        description="folder of the rule state and silences (default: ~/.local/state/robutler)",
+    )
+    queue_size: int = Field(default=1000, ge=1, le=1_000_000)
+    shutdown_timeout: Duration = Field(default=5.0, le=120)
     email: EmailConfig = EmailConfig()
     webhooks: tuple[WebhookConfig, ...] = ()
+    alertmanager: tuple[AlertmanagerConfig, ...] = ()
+    slo: SloConfig = SloConfig()
+
+    @model_validator(mode="after")
+    def _check_channel_names(self) -> AlertsConfig:
+        names = [c.name for c in (*self.webhooks, *self.alertmanager, self.email) if c.name]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"channel names must be unique; {', '.join(map(repr, dupes))} is used twice")
+        return self
 
 
 class ServerConfig(_Model):
@@ -362,6 +522,7 @@ class MonitoringConfig(_Model):
             ("health_checks.detailed_endpoint", hc.detailed_endpoint),
             ("health_checks.readiness_endpoint", hc.readiness_endpoint),
             ("usage.endpoint", self.usage.endpoint),
+            ("alerts.endpoint", self.alerts.endpoint),
         ):
             if path in seen:
                 raise ValueError(f"{key} {path!r} is already used by {seen[path]}")
@@ -375,7 +536,14 @@ class MonitoringConfig(_Model):
         if "access_log_skip_paths" in self.logging.model_fields_set:
             return self
         hc = self.health_checks
-        paths = (hc.endpoint, hc.readiness_endpoint, hc.detailed_endpoint, self.metrics.endpoint)
+        alerts = self.alerts.endpoint
+        paths: tuple[str, ...] = (
+            hc.endpoint,
+            hc.readiness_endpoint,
+            hc.detailed_endpoint,
+            self.metrics.endpoint,
+        )
+        paths += (alerts, f"{alerts}/silences")
         if paths != self.logging.access_log_skip_paths:
             logging = self.logging.model_copy(update={"access_log_skip_paths": paths})
             logging.__pydantic_fields_set__.discard("access_log_skip_paths")  # still a default

@@ -25,6 +25,8 @@ def test_skip_paths_follow_moved_endpoints() -> None:
         "/health/ready",
         "/health/detailed",
         "/prom",
+        "/alerts",
+        "/alerts/silences",
     )
     assert resolved.sources["logging.access_log_skip_paths"] == "default"
 
@@ -37,15 +39,12 @@ def test_an_explicit_skip_list_is_kept() -> None:
     assert load_config(None, env=env).config.logging.access_log_skip_paths == ("/health",)
 
 
-def test_sections_set_but_not_in_effect_are_named_once_each(tmp_path: Path) -> None:
+def test_alerts_and_tracing_are_in_effect_so_nothing_is_named(tmp_path: Path) -> None:
     path = tmp_path / "robutler.yaml"
     path.write_text("monitoring:\n  email:\n    smtp_host: smtp.example.com\n  tracing:\n    enabled: true\n")
-    lines = inert_warnings(load_config(path, env={}))
-    assert [line.split(" ", 1)[0] for line in lines] == [f"monitoring.{name}" for name in NOT_YET]
-    assert f"monitoring.alerts is set ({path}:3) but has no effect" in lines[0]
+    assert NOT_YET == {}  # alerting and tracing landed: the not-yet list is empty
+    assert inert_warnings(load_config(path, env={})) == []
     assert inert_warnings(load_config(None, env={})) == []  # defaults alone: nothing to say
-    off = {"ROBUTLER_MONITORING__ALERTS__ENABLED": "false", "ROBUTLER_MONITORING__TRACING__SERVICE_NAME": "x"}
-    assert inert_warnings(load_config(None, env=off)) == []  # switched off: nothing expected of it
     tracing_on = {"ROBUTLER_MONITORING__TRACING__ENABLED": "true"}
     assert inert_warnings(load_config(None, env=tracing_on)) == []  # tracing works: nothing to warn of
 
@@ -63,7 +62,4 @@ def test_scrapes_of_a_moved_endpoint_stay_out_of_the_access_log(tmp_path: Path) 
     access = [e["path"] for e in entries if e["logger"] == "robutler.access"]
     assert access == ["/agents"]
     warnings = [e["message"] for e in entries if e["level"] == "WARNING" and "no effect" in e["message"]]
-    assert warnings == [
-        "monitoring.alerts is set (env ROBUTLER_MONITORING__ALERTS__WEBHOOKS) but has no effect: "
-        + NOT_YET["alerts"]
-    ]
+    assert warnings == []  # alerts are in effect

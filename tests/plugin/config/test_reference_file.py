@@ -27,9 +27,26 @@ def test_reference_file_values_are_what_the_file_says() -> None:
     assert cfg.health_checks.detailed_endpoint == raw["health_checks"]["detailed_endpoint"]
     assert cfg.tracing.jaeger_endpoint == raw["tracing"]["jaeger_endpoint"]
     assert cfg.alerts.email.smtp_host == raw["alerts"]["email"]["smtp_host"] == "smtp.gmail.com"
-    [hook] = cfg.alerts.webhooks
+    # copying the file sends nothing: the example channels are commented out
+    assert cfg.alerts.webhooks == () and cfg.alerts.alertmanager == ()
+    assert not cfg.alerts.email.configured
+
+
+def test_reference_file_commented_channels_load_when_uncommented(tmp_path: Path) -> None:
+    text = REFERENCE.read_text(encoding="utf-8")
+    text = text.replace("    webhooks: []\n", "    webhooks:\n").replace("    #  - ", "      - ")
+    text = text.replace("    #    ", "        ").replace("    #      # ", "          # ")
+    text = text.replace("    alertmanager: []\n", "    alertmanager:\n")
+    text = text.replace("recipients: []", 'recipients: ["admin@yourcompany.com"]')
+    path = tmp_path / "robutler.yaml"
+    path.write_text(text, encoding="utf-8")
+    cfg = load_config(path, env={}).config
+    hook, slack = cfg.alerts.webhooks
     assert hook.events == ("error", "performance_degradation")
     assert (hook.threshold.error_rate, hook.threshold.response_time) == (0.05, 5000)
+    assert hook.format == "json" and slack.url.startswith("slack://")
+    assert cfg.alerts.alertmanager[0].url == "http://alertmanager:9093"
+    assert cfg.alerts.email.configured
 
 
 def test_reference_file_secrets_come_from_the_environment() -> None:

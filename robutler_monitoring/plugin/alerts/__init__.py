@@ -1,0 +1,1 @@
+"""Alerting: rules over the server's own metrics, one notification per incident, delivery."""

@@ -1,0 +1,208 @@
+"""The rule lifecycle of Alertmanager: inactive -> pending -> firing -> resolved, one incident, one notice.
+
+Pure and clock-free: :meth:`Engine.evaluate` takes the time and each rule's observation
+and returns the notifications to send. A channel gets one ``firing`` when a rule starts
+firing, at most one reminder per its ``repeat_interval`` while it keeps firing, and one
+``resolved`` when it recovers (if it asked for them); a rule that recovers while still
+pending sends nothing. Silenced rules change state as usual and notify nobody.
+Delivery failures come back through :meth:`Engine.delivery_failed`: a firing that could
+not be delivered is sent again at the next evaluation, so is a resolved notice.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .rules import AlertPlan, Rule
+
+State = Literal["inactive", "pending", "firing"]
+Status = Literal["firing", "resolved"]
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What a rule's condition measured at one evaluation: active or not, and the value."""
+
+    active: bool
+    value: float | None = None
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One message for one channel about one rule."""
+
+    rule: Rule
+    channel: str
+    status: Status
+    value: float | None
+    started_at: float  # when the rule started firing
+    ended_at: float | None  # when it resolved (resolved notices only)
+    at: float  # when this notification was made
+    reminder: bool = False
+
+    @property
+    def key(self) -> tuple[str, str, Status, float]:
+        """Identifies the incident and its state change (a reminder repeats the firing key)."""
+        return (self.rule.name, self.channel, self.status, self.started_at)
+
+
+@dataclass
+class RuleState:
+    """A rule's lifecycle state, kept in the state file across restarts and takeovers."""
+
+    state: State = "inactive"
+    active_since: float | None = None  # the condition became true (pending since)
+    firing_since: float | None = None
+    value: float | None = None
+    last_eval: float | None = None
+    notified: dict[str, float] = field(default_factory=dict)  # channel -> last firing notice sent
+    resolve_due: dict[str, float] = field(default_factory=dict)  # channel -> incident start
+    last_started: float | None = None  # start of the last incident (shown after it resolves)
+    last_resolved: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The state file's form."""
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RuleState:
+        """The inverse of :meth:`to_json`; unknown keys are ignored."""
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class Silence:
+    """Notifications of a rule are held back until ``until``."""
+
+    until: float
+    comment: str = ""
+    created_at: float = 0.0
+
+
+class Engine:
+    """Evaluate rules and decide notifications.
+
+    >>> from robutler_monitoring.plugin.alerts.rules import AlertPlan, Channel, Subscription
+    >>> rule = Rule("HighErrorRate", "error", 0.05, for_=60)
+    >>> subs = (Subscription(rule.name, 3600, True),)
+    >>> channel = Channel("ops", "webhook", "http://ops.example/***", None, subs)
+    >>> engine = Engine(AlertPlan((rule,), (channel,), 10))
+    >>> engine.evaluate(0, {rule.name: Observation(True, 0.2)})
+    []
+    >>> [n.status for n in engine.evaluate(60, {rule.name: Observation(True, 0.2)})]
+    ['firing']
+    """
+
+    def __init__(self, plan: AlertPlan) -> None:
+        self.plan = plan
+        self.states: dict[str, RuleState] = {r.name: RuleState() for r in plan.rules}
+        self.silences: dict[str, Silence] = {}
+        self._failures: deque[Notification] = deque()  # filled from delivery threads
+
+    def silenced(self, rule: str, now: float) -> Silence | None:
+        """The silence holding back ``rule``'s notifications now, if any."""
+        found = self.silences.get(rule)
+        return found if found is not None and found.until > now else None
+
+    def delivery_failed(self, notification: Notification) -> None:
+        """A notification could not be delivered (thread-safe): send it again next time."""
+        self._failures.append(notification)
+
+    def evaluate(self, now: float, observations: dict[str, Observation]) -> list[Notification]:
+        """Advance every observed rule to ``now``; return the notifications to send."""
+        self._take_failures()
+        out: list[Notification] = []
+        for rule in self.plan.rules:
+            seen = observations.get(rule.name)
+            if seen is None:
+                continue  # not evaluated this tick (its own interval), or its input failed
+            st = self.states.setdefault(rule.name, RuleState())
+            st.last_eval = now
+            st.value = seen.value
+            if seen.active:
+                if st.state == "inactive":
+                    st.state, st.active_since = "pending", now
+                since = now if st.active_since is None else st.active_since
+                if st.state == "pending" and now - since >= rule.for_:
+                    st.state, st.firing_since = "firing", now
+                    st.last_started, st.last_resolved = now, None
+            elif st.state == "firing":
+                assert st.firing_since is not None
+                for channel in st.notified:
+                    st.resolve_due[channel] = st.firing_since
+                st.state, st.active_since, st.firing_since = "inactive", None, None
+                st.notified = {}
+                st.last_resolved = now
+            elif st.state == "pending":
+                st.state, st.active_since = "inactive", None  # recovered within `for`: nothing sent
+            out.extend(self._notifications(rule, st, now))
+        return out
+
+    def _notifications(self, rule: Rule, st: RuleState, now: float) -> list[Notification]:
+        if self.silenced(rule.name, now):
+            if st.state != "firing":
+                st.resolve_due.clear()  # a recovery inside a silence is not announced
+            return []
+        out = []
+        for channel in self.plan.channels:
+            sub = next((s for s in channel.subscriptions if s.rule == rule.name), None)
+            if sub is None:
+                continue
+            if st.state == "firing":
+                assert st.firing_since is not None
+                st.resolve_due.pop(channel.name, None)  # fired again: the old incident's notice is moot
+                last = st.notified.get(channel.name)
+                if last is None or now - last >= sub.repeat_interval:
+                    st.notified[channel.name] = now
+                    out.append(
+                        Notification(
+                            rule,
+                            channel.name,
+                            "firing",
+                            st.value,
+                            st.firing_since,
+                            None,
+                            now,
+                            last is not None,
+                        )
+                    )
+            elif channel.name in st.resolve_due:
+                started = st.resolve_due.pop(channel.name)
+                if sub.send_resolved:
+                    ended = st.last_resolved if st.last_resolved is not None else now
+                    out.append(Notification(rule, channel.name, "resolved", st.value, started, ended, now))
+        return out
+
+    def _take_failures(self) -> None:
+        while self._failures:
+            failed = self._failures.popleft()
+            st = self.states.get(failed.rule.name)
+            if st is None:
+                continue
+            if failed.status == "firing":
+                same_incident = st.state == "firing" and st.firing_since == failed.started_at
+                if same_incident and st.notified.get(failed.channel) == failed.at:
+                    del st.notified[failed.channel]
+            elif st.state != "firing" and failed.started_at == st.last_started:
+                st.resolve_due[failed.channel] = failed.started_at
+
+    def snapshot(self) -> dict[str, Any]:
+        """Rule states and silences, for the state file."""
+        return {
+            "rules": {name: st.to_json() for name, st in self.states.items()},
+            "silences": {name: s.__dict__ for name, s in self.silences.items()},
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Take rule states and silences from a state file (rules no longer configured are dropped)."""
+        for name, raw in (data.get("rules") or {}).items():
+            if name in self.states and isinstance(raw, dict):
+                self.states[name] = RuleState.from_json(raw)
+        self.silences = {
+            name: Silence(**raw)
+            for name, raw in (data.get("silences") or {}).items()
+            if isinstance(raw, dict)
+        }

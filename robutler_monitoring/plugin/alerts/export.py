@@ -1,0 +1,140 @@
+"""Prometheus alerting rules equivalent to the configured in-process rules, over this package's metrics.
+
+The same numbers the in-process rules read (``robutler_http_requests_total`` and the
+time-to-first-byte histogram, monitoring endpoints left out), the same window, ``for``,
+``min_requests``, names, severity and annotations; grouped by ``job`` and ``instance`` so
+one rule file serves a fleet. The ``health`` rule has no metric to stand on (Prometheus
+would probe ``/health/detailed`` with a blackbox exporter), so it is left out, and said so.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+from ..config.schema import format_duration
+from .rules import AlertPlan, Rule
+
+REQUESTS = "robutler_http_requests_total"
+TTFB_BUCKET = "robutler_http_time_to_first_byte_seconds_bucket"
+TTFB_COUNT = "robutler_http_time_to_first_byte_seconds_count"
+GROUP = "robutler-monitoring"
+_BY = "job, instance"
+_FAILED = 'status=~"5.."'
+
+
+def _route_filter(skip: tuple[str, ...]) -> str:
+    if not skip:
+        return ""
+    alternatives = "|".join(re.escape(p).replace("\\", "\\\\") for p in dict.fromkeys(skip))
+    return f'route!~"{alternatives}"'
+
+
+def _selector(*matchers: str) -> str:
+    found = [m for m in matchers if m]
+    return "{" + ",".join(found) + "}" if found else ""
+
+
+def rule_expr(rule: Rule, skip: tuple[str, ...]) -> str | None:
+    """The PromQL of one rule (None for the health rule)."""
+    routes = _route_filter(skip)
+    window = format_duration(rule.window)
+    if rule.kind == "error":
+        total = f"sum by ({_BY}) (increase({REQUESTS}{_selector(routes)}[{window}]))"
+        failed_selector = _selector(routes, _FAILED)
+        failed = f"sum by ({_BY}) (increase({REQUESTS}{failed_selector}[{window}]))"
+        return f"({failed} / {total}) > {rule.threshold:g}\nand\n{total} >= {rule.min_requests}"
+    if rule.kind == "burn":
+        assert rule.threshold is not None
+        limit = f"{rule.threshold * (1 - rule.objective):.6g}"
+
+        def ratio(window: str) -> str:
+            failed = f"sum by ({_BY}) (increase({REQUESTS}{_selector(routes, _FAILED)}[{window}]))"
+            total = f"sum by ({_BY}) (increase({REQUESTS}{_selector(routes)}[{window}]))"
+            return f"({failed} / {total})"
+
+        long, short = format_duration(rule.window), format_duration(rule.short_window)
+        total_short = f"sum by ({_BY}) (increase({REQUESTS}{_selector(routes)}[{short}]))"
+        enough = f"{total_short} >= {rule.min_requests}"
+        return f"{ratio(long)} > {limit}\nand\n{ratio(short)} > {limit}\nand\n{enough}"
+    if rule.kind == "latency":
+        assert rule.threshold is not None
+        buckets = f"sum by ({_BY}, le) (rate({TTFB_BUCKET}{_selector(routes)}[{window}]))"
+        count = f"sum by ({_BY}) (increase({TTFB_COUNT}{_selector(routes)}[{window}]))"
+        p95 = f"histogram_quantile(0.95, {buckets}) * 1000"
+        return f"{p95} > {rule.threshold:g}\nand\n{count} >= {rule.min_requests}"
+    return None
+
+
+def _rule_doc(rule: Rule, skip: tuple[str, ...]) -> dict[str, Any] | None:
+    expr = rule_expr(rule, skip)
+    if expr is None:
+        return None
+    where = "on {{ $labels.instance }}"
+    if rule.kind == "burn":
+        budget = 1 - rule.objective
+        value = "{{ $value | humanizePercentage }}"
+        summary = f"error ratio {value} burns the {budget:.3g} budget > {rule.threshold:g}x {where}"
+    elif rule.kind == "error":
+        summary = f"error rate {{{{ $value | humanizePercentage }}}} > {rule.threshold_text()} {where}"
+    else:
+        summary = f'p95 response time {{{{ $value | printf "%.0f" }}}} ms > {rule.threshold_text()} {where}'
+    condition = rule.describe(None).replace("n/a", "value")
+    doc: dict[str, Any] = {"alert": rule.name, "expr": expr}
+    if rule.for_:
+        doc["for"] = format_duration(rule.for_)
+    doc["labels"] = {"severity": rule.severity, "event": rule.event}
+    if rule.kind == "burn":
+        windows = f"{format_duration(rule.window)} and {format_duration(rule.short_window)}"
+        condition = (
+            f"error budget of the {rule.objective:.6g} availability objective burning > {rule.threshold:g}x"
+        )
+        doc["annotations"] = {"summary": summary, "description": f"{rule.name}: {condition} over {windows}"}
+        return doc
+    doc["annotations"] = {
+        "summary": summary,
+        "description": f"{rule.name}: {condition} over {format_duration(rule.window)}",
+    }
+    return doc
+
+
+def rule_groups(plan: AlertPlan, skip: tuple[str, ...]) -> dict[str, Any]:
+    """A Prometheus rules file (``groups:``) for the plan's rules."""
+    rules = [doc for rule in (*plan.rules, *plan.export_only) if (doc := _rule_doc(rule, skip)) is not None]
+    return {"groups": [{"name": GROUP, "interval": format_duration(plan.interval), "rules": rules}]}
+
+
+def prometheus_rule(
+    plan: AlertPlan, skip: tuple[str, ...], name: str = "robutler-monitoring"
+) -> dict[str, Any]:
+    """The same rules as a Kubernetes ``PrometheusRule`` (prometheus-operator)."""
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/name": "robutler"}},
+        "spec": rule_groups(plan, skip),
+    }
+
+
+def left_out(plan: AlertPlan) -> list[str]:
+    """Rules the export cannot express (the health rule)."""
+    return [r.name for r in plan.rules if r.kind == "health"]
+
+
+class _Dumper(yaml.SafeDumper):  # type: ignore[misc]
+    pass
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def to_yaml(doc: dict[str, Any]) -> str:
+    """YAML with multi-line expressions as literal blocks."""
+    return str(yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1000))

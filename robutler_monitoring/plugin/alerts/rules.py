@@ -1,0 +1,327 @@
+"""Rules and channels derived from ``monitoring.alerts``: one rule per distinct condition.
+
+A channel (each webhook, the email channel, each Alertmanager) names its events and
+thresholds; a rule is a distinct (event, threshold, window, for, min_requests) combination,
+so channels with the same threshold share one rule and two thresholds make two rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Literal
+from urllib.parse import urlsplit
+
+from ..config.schema import (
+    AlertmanagerConfig,
+    AlertsConfig,
+    ChannelConfig,
+    EmailConfig,
+    WebhookConfig,
+    format_duration,
+)
+from ..secrets import mask_capability_url, mask_url
+
+Kind = Literal["error", "latency", "health", "burn"]
+ChannelKind = Literal["webhook", "apprise", "email", "alertmanager"]
+
+#: The config's event names -> the rule kind (``performance`` and ``performance_degradation`` are one).
+EVENT_KINDS: dict[str, Kind] = {
+    "error": "error",
+    "performance": "latency",
+    "performance_degradation": "latency",
+    "health": "health",
+}
+_BASE_NAMES: dict[Kind, str] = {
+    "error": "HighErrorRate",
+    "latency": "SlowResponses",
+    "health": "Unhealthy",
+    "burn": "ErrorBudgetBurn",
+}
+_SEVERITY: dict[Kind, str] = {
+    "error": "critical",
+    "latency": "warning",
+    "health": "critical",
+    "burn": "critical",
+}
+_EVENT_NAME: dict[Kind, str] = {
+    "error": "error",
+    "latency": "performance_degradation",
+    "health": "health",
+    "burn": "slo",
+}
+
+#: The Google SRE workbook's multiwindow, multi-burn-rate alerts: (name, burn rate, long
+#: window, short window, severity). The two page pairs run in process; all three are exported.
+SLO_BURN_PAIRS: tuple[tuple[str, float, float, float, str], ...] = (
+    ("ErrorBudgetBurnFast", 14.4, 3600.0, 300.0, "critical"),
+    ("ErrorBudgetBurnSlow", 6.0, 6 * 3600.0, 1800.0, "critical"),
+    ("ErrorBudgetBurnTicket", 1.0, 3 * 86400.0, 6 * 3600.0, "warning"),
+)
+IN_PROCESS_PAIRS = 2
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One alerting rule: a condition over the server's metrics, evaluated by the engine.
+
+    >>> rule = Rule("HighErrorRate", "error", 0.05, window=300, for_=60, min_requests=20)
+    >>> rule.describe(0.12)
+    'error rate 12% > 5%'
+    """
+
+    name: str
+    kind: Kind
+    threshold: float | None  # error: a fraction; latency: milliseconds; health: None
+    window: float = 300.0
+    for_: float = 60.0
+    min_requests: int = 20
+    interval: float = 10.0
+    labels: tuple[tuple[str, str], ...] = ()
+    short_window: float = 0.0  # burn rules: both windows must burn
+    objective: float = 0.0  # burn rules: the availability objective (0.999)
+    page: bool = True  # burn rules: False for the ticket pair (exported only)
+
+    @property
+    def severity(self) -> str:
+        """``critical`` for errors, health and paging burn rates, ``warning`` for slowness and tickets."""
+        if self.kind == "burn" and not self.page:
+            return "warning"
+        return _SEVERITY[self.kind]
+
+    @property
+    def event(self) -> str:
+        """The config's name of the event this rule watches."""
+        return _EVENT_NAME[self.kind]
+
+    def describe(self, value: float | None) -> str:
+        """A one-line summary: ``error rate 12% > 5%``."""
+        shown = "n/a" if value is None else None
+        if self.kind == "error":
+            assert self.threshold is not None
+            return f"error rate {shown or _percent(value)} > {_percent(self.threshold)}"
+        if self.kind == "latency":
+            assert self.threshold is not None
+            return f"p95 response time {shown or f'{value:.0f} ms'} > {self.threshold:g} ms"
+        if self.kind == "burn":
+            return f"error budget burning {shown or f'{value:.1f}x'} > {self.threshold:g}x"
+        return "detailed health is fail"
+
+    def threshold_text(self) -> str:
+        """The threshold as people read it."""
+        if self.threshold is None:
+            return "fail"
+        if self.kind == "burn":
+            return f"{self.threshold:g}x"
+        return _percent(self.threshold) if self.kind == "error" else f"{self.threshold:g} ms"
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.3g}%"
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A channel's interest in one rule, with the channel's own notification timing."""
+
+    rule: str
+    repeat_interval: float
+    send_resolved: bool
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One place notifications go; ``shown`` is its address with every secret masked."""
+
+    name: str
+    kind: ChannelKind
+    shown: str
+    config: ChannelConfig
+    subscriptions: tuple[Subscription, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class AlertPlan:
+    """Every rule and channel of one configuration."""
+
+    rules: tuple[Rule, ...]
+    channels: tuple[Channel, ...]
+    interval: float  # the engine's tick: the shortest evaluation interval
+    export_only: tuple[Rule, ...] = ()  # the SLO ticket pair: too long a window to keep in process
+
+    def rule(self, name: str) -> Rule | None:
+        """The rule called ``name``."""
+        return next((r for r in self.rules if r.name == name), None)
+
+
+def channel_configs(cfg: AlertsConfig) -> list[tuple[str, ChannelKind, ChannelConfig]]:
+    """(name, kind, config) of every configured channel, named uniquely."""
+    out: list[tuple[str, ChannelKind, ChannelConfig]] = []
+    for i, hook in enumerate(cfg.webhooks):
+        kind: ChannelKind = "webhook" if _is_http(hook.url) else "apprise"
+        out.append((hook.name or _default_name(hook.url, i, "webhook"), kind, hook))
+    if cfg.email.smtp_host:
+        out.append((cfg.email.name or "email", "email", cfg.email))
+    for i, am in enumerate(cfg.alertmanager):
+        out.append((am.name or _default_name(am.url, i, "alertmanager"), "alertmanager", am))
+    seen: dict[str, int] = {}
+    unique = []
+    for name, kind, conf in out:
+        seen[name] = seen.get(name, 0) + 1
+        unique.append((name if seen[name] == 1 else f"{name}-{seen[name]}", kind, conf))
+    return unique
+
+
+def _is_http(url: str) -> bool:
+    return url.lower().startswith(("http://", "https://"))
+
+
+def _default_name(url: str, index: int, prefix: str) -> str:
+    if _is_http(url):
+        host = urlsplit(url).hostname or ""
+        return f"{prefix}-{host}" if host else f"{prefix}-{index}"
+    return f"{url.partition('://')[0].lower()}-{index}"
+
+
+def shown_address(kind: ChannelKind, conf: ChannelConfig) -> str:
+    """Where a channel sends, with secrets masked (apprise URLs masked by apprise)."""
+    if isinstance(conf, EmailConfig):
+        to = ", ".join(conf.recipients) or "no recipients"
+        return f"smtp://{conf.smtp_host}:{conf.smtp_port} -> {to}"
+    if isinstance(conf, WebhookConfig) and kind == "apprise":
+        from .apprise_channel import privacy_url
+
+        return privacy_url(conf.url)
+    if isinstance(conf, WebhookConfig):
+        return mask_capability_url(conf.url)
+    if isinstance(conf, AlertmanagerConfig):
+        return mask_url(conf.url)
+    return "?"
+
+
+def build_plan(cfg: AlertsConfig, *, instance: str, service: str) -> AlertPlan:
+    """The rules and channels of ``cfg``; ``instance`` and ``service`` become every rule's labels."""
+    keyed: dict[tuple[object, ...], Rule] = {}
+    per_channel: list[tuple[str, ChannelKind, ChannelConfig, list[tuple[object, ...]]]] = []
+    labels = (("service", service), ("instance", instance))
+    for name, kind, conf in channel_configs(cfg):
+        keys = []
+        for event in dict.fromkeys(conf.events):
+            rule = _rule_for(EVENT_KINDS[event], conf, cfg, labels)
+            key: tuple[object, ...] = (rule.kind, rule.threshold, rule.window, rule.for_)
+            key += (rule.min_requests, rule.interval)
+            keyed.setdefault(key, rule)
+            keys.append(key)
+        per_channel.append((name, kind, conf, keys))
+    names = _rule_names(list(keyed))
+    rules = tuple(replace(rule, name=names[key]) for key, rule in keyed.items())
+    burn = _burn_rules(cfg, labels) if cfg.slo.availability else ()
+    rules += tuple(r for r in burn if r.page)
+    channels = tuple(
+        Channel(
+            name,
+            kind,
+            shown_address(kind, conf),
+            conf,
+            tuple(
+                Subscription(
+                    names[key],
+                    _repeat(kind, conf.repeat_interval or cfg.repeat_interval),
+                    True if kind == "alertmanager" else _or(conf.send_resolved, cfg.send_resolved),
+                )
+                for key in keys
+            )
+            + tuple(
+                Subscription(r.name, _repeat(kind, conf.repeat_interval or cfg.repeat_interval), True)
+                for r in burn
+                if r.page and "error" in conf.events
+            ),
+        )
+        for name, kind, conf, keys in per_channel
+    )
+    interval = min((r.interval for r in rules), default=cfg.evaluation_interval)
+    return AlertPlan(rules, channels, interval, tuple(r for r in burn if not r.page))
+
+
+def _burn_rules(cfg: AlertsConfig, labels: tuple[tuple[str, str], ...]) -> tuple[Rule, ...]:
+    assert cfg.slo.availability is not None
+    return tuple(
+        Rule(
+            name,
+            "burn",
+            rate,
+            window=long,
+            for_=0.0,
+            min_requests=cfg.min_requests,
+            interval=cfg.evaluation_interval,
+            labels=labels,
+            short_window=short,
+            objective=cfg.slo.availability,
+            page=i < IN_PROCESS_PAIRS,
+        )
+        for i, (name, rate, long, short, _) in enumerate(SLO_BURN_PAIRS)
+    )
+
+
+#: Alertmanager forgets an alert not re-posted within its resolve_timeout (5 min by default);
+#: Prometheus re-posts firing alerts every minute, and so does this package.
+ALERTMANAGER_RESEND = 60.0
+
+
+def _repeat(kind: ChannelKind, repeat: float) -> float:
+    return min(repeat, ALERTMANAGER_RESEND) if kind == "alertmanager" else repeat
+
+
+def _or(value: bool | None, default: bool) -> bool:
+    return default if value is None else value
+
+
+def _rule_for(
+    kind: Kind, conf: ChannelConfig, cfg: AlertsConfig, labels: tuple[tuple[str, str], ...]
+) -> Rule:
+    interval = conf.evaluation_interval or cfg.evaluation_interval
+    for_ = cfg.for_ if conf.for_ is None else conf.for_
+    if kind == "health":  # no window, no rate: the state of the detailed health
+        return Rule("", kind, None, window=0.0, for_=for_, min_requests=0, interval=interval, labels=labels)
+    threshold = conf.threshold.error_rate if kind == "error" else conf.threshold.response_time
+    return Rule(
+        "",
+        kind,
+        threshold,
+        window=conf.window or cfg.window,
+        for_=for_,
+        min_requests=conf.min_requests or cfg.min_requests,
+        interval=interval,
+        labels=labels,
+    )
+
+
+def _rule_names(keys: list[tuple[object, ...]]) -> dict[tuple[object, ...], str]:
+    """``HighErrorRate`` when one rule watches errors; with thresholds when several do."""
+    names: dict[tuple[object, ...], str] = {}
+    by_kind: dict[object, list[tuple[object, ...]]] = {}
+    for key in keys:
+        by_kind.setdefault(key[0], []).append(key)
+    for kind, group in by_kind.items():
+        base = _BASE_NAMES[kind]  # type: ignore[index]
+        if len(group) == 1:
+            names[group[0]] = base
+            continue
+        thresholds = {k[1] for k in group}
+        for key in group:
+            _, threshold, window, for_, min_requests, interval = key
+            name = base
+            if threshold is not None and len(thresholds) > 1:
+                name += f"_{_threshold_slug(kind, threshold)}"  # type: ignore[arg-type]
+            same = [k for k in group if k[1] == threshold]
+            if len(same) > 1:
+                name += f"_{format_duration(window)}_for{format_duration(for_) or '0s'}"  # type: ignore[arg-type]
+                if len([k for k in same if k[2:4] == key[2:4]]) > 1:
+                    name += f"_min{min_requests}_every{format_duration(interval)}"  # type: ignore[arg-type]
+            names[key] = name
+    return names
+
+
+def _threshold_slug(kind: object, threshold: float) -> str:
+    if kind == "error":
+        return f"{threshold * 100:g}pct".replace(".", "_")
+    return f"{threshold:g}ms".replace(".", "_")

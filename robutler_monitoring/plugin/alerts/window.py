@@ -1,0 +1,185 @@
+"""What the rules measure: request counts read from the /metrics numbers, over a sliding window.
+
+The counts come from the same registry ``/metrics`` serves (in multiprocess mode, the
+registry that sums every worker's files), so errors on any worker count the same as in
+one process. Each evaluation appends a sample; the increase over a window is summed
+pair by pair, a drop counting as a counter reset (a restart), as Prometheus's
+``increase()`` does, so samples kept in the state file carry the window across restarts.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+REQUESTS = "robutler_http_requests"
+#: Time to first byte: for a streamed answer, when it started flowing, not when it ended.
+LATENCY = "robutler_http_time_to_first_byte_seconds"
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Cumulative counters at one moment: requests, failed requests, latency buckets."""
+
+    requests: float = 0.0
+    failed: float = 0.0
+    buckets: tuple[tuple[float, float], ...] = ()  # (upper bound in seconds, cumulative count)
+
+    def to_json(self) -> list[Any]:
+        """A compact JSON form for the state file."""
+        return [self.requests, self.failed, [[_bound_text(le), n] for le, n in self.buckets]]
+
+    @classmethod
+    def from_json(cls, data: Any) -> Counts:
+        """The inverse of :meth:`to_json`."""
+        requests, failed, buckets = data
+        return cls(float(requests), float(failed), tuple((float(le), float(n)) for le, n in buckets))
+
+
+def _bound_text(le: float) -> str:
+    return "+Inf" if math.isinf(le) else repr(le)
+
+
+def _failed(labels: dict[str, str]) -> bool:
+    # failed = a 5xx (unhandled exceptions are counted as 500), or an operation that ended
+    # in error after its status was sent (a broken stream), where an `outcome` label says so
+    return labels.get("status", "").startswith("5") or labels.get("outcome") == "error"
+
+
+def read_counts(registry: CollectorRegistry, skip_routes: Iterable[str] = ()) -> Counts:
+    """Sum the request counter and the latency histogram over every label but the skipped routes."""
+    skip = frozenset(skip_routes)
+    requests = failed = 0.0
+    buckets: dict[float, float] = {}
+    for metric in _families(registry):
+        if metric.name == REQUESTS:
+            for sample in metric.samples:
+                if sample.name.endswith("_total") and sample.labels.get("route") not in skip:
+                    requests += sample.value
+                    if _failed(sample.labels):
+                        failed += sample.value
+        elif metric.name == LATENCY:
+            for sample in metric.samples:
+                if sample.name.endswith("_bucket") and sample.labels.get("route") not in skip:
+                    le = float(sample.labels["le"])
+                    buckets[le] = buckets.get(le, 0.0) + sample.value
+    return Counts(requests, failed, tuple(sorted(buckets.items())))
+
+
+def _families(registry: CollectorRegistry) -> Iterable[Any]:
+    # only the collectors of these two families (not the process, GC and custom metrics'),
+    # else everything: a multiprocess collector names no families up front
+    wanted = list(registry.restricted_registry([f"{REQUESTS}_total", f"{LATENCY}_bucket"]).collect())
+    return wanted if any(m.name == REQUESTS for m in wanted) else registry.collect()
+
+
+def _delta(before: Counts, after: Counts) -> Counts:
+    if after.requests < before.requests or after.failed < before.failed:
+        return after  # the counters were reset (a restart): all of `after` is new
+    old = dict(before.buckets)
+    return Counts(
+        after.requests - before.requests,
+        after.failed - before.failed,
+        tuple((le, max(0.0, n - old.get(le, 0.0))) for le, n in after.buckets),
+    )
+
+
+def _add(a: Counts, b: Counts) -> Counts:
+    merged = dict(a.buckets)
+    for le, n in b.buckets:
+        merged[le] = merged.get(le, 0.0) + n
+    return Counts(a.requests + b.requests, a.failed + b.failed, tuple(sorted(merged.items())))
+
+
+class History:
+    """Samples of :class:`Counts` in time order; the increase over any window up to ``keep``.
+
+    >>> h = History(keep=300)
+    >>> h.add(0, Counts(100, 1))
+    >>> h.add(60, Counts(150, 11))
+    >>> h.increase(60, window=300).failed
+    10.0
+    """
+
+    def __init__(self, keep: float, samples: Sequence[tuple[float, Counts]] = ()) -> None:
+        self.keep = keep
+        self.samples: list[tuple[float, Counts]] = sorted(samples, key=lambda s: s[0])
+
+    #: Samples older than this are thinned to one a minute (long SLO windows need no finer steps).
+    FINE = 600.0
+
+    def add(self, now: float, counts: Counts) -> None:
+        """Record the counters at ``now`` and forget samples no window needs."""
+        self.samples.append((now, counts))
+        cutoff = now - self.keep
+        # keep the newest sample at or before the cutoff: it is the baseline of the longest window
+        while len(self.samples) > 1 and self.samples[1][0] <= cutoff:
+            self.samples.pop(0)
+        if self.keep > self.FINE and len(self.samples) > 2 * self.FINE / 60 + 2:
+            self._thin(now - self.FINE)
+
+    def _thin(self, before: float) -> None:
+        # keep the last sample of each minute among the old ones; increase() adds pair by
+        # pair, so dropping a sample in between loses nothing but resolution
+        kept: list[tuple[float, Counts]] = []
+        for t, counts in self.samples:
+            if t < before and kept and kept[-1][0] < before and int(kept[-1][0] // 60) == int(t // 60):
+                kept[-1] = (t, counts)
+            else:
+                kept.append((t, counts))
+        self.samples = kept
+
+    def increase(self, now: float, window: float) -> Counts:
+        """How much each counter grew over ``[now - window, now]`` (resets handled)."""
+        start = now - window
+        first = 0
+        for i, (t, _) in enumerate(self.samples):
+            if t <= start:
+                first = i
+        total = Counts()
+        chosen = self.samples[first:]
+        for (_, before), (_, after) in itertools.pairwise(chosen):
+            total = _add(total, _delta(before, after))
+        return total
+
+
+def error_ratio(grown: Counts, min_requests: int) -> float | None:
+    """Failed / all requests, or None below ``min_requests``."""
+    if grown.requests < min_requests or grown.requests <= 0:
+        return None
+    return grown.failed / grown.requests
+
+
+def quantile(q: float, buckets: Sequence[tuple[float, float]]) -> float | None:
+    """Prometheus's ``histogram_quantile`` over cumulative (bound, count) pairs, in seconds."""
+    if not buckets or math.isnan(q):
+        return None
+    total = buckets[-1][1]
+    if total <= 0:
+        return None
+    rank = q * total
+    prev_bound, prev_count = 0.0, 0.0
+    for i, (bound, count) in enumerate(buckets):
+        if count >= rank:
+            if math.isinf(bound):
+                return buckets[i - 1][0] if i > 0 else None
+            if i == 0 and bound <= 0:
+                return bound
+            if count == prev_count:
+                return bound
+            return prev_bound + (bound - prev_bound) * (rank - prev_count) / (count - prev_count)
+        prev_bound, prev_count = bound, count
+    return None
+
+
+def p95_ms(grown: Counts, min_requests: int) -> float | None:
+    """The p95 time to first byte in milliseconds over the grown buckets, or None below ``min_requests``."""
+    if not grown.buckets or grown.buckets[-1][1] < max(min_requests, 1):
+        return None
+    seconds = quantile(0.95, grown.buckets)
+    return None if seconds is None else seconds * 1000.0

@@ -1,0 +1,153 @@
+"""The rule lifecycle on scripted scenarios with an injected clock: one incident, one notification."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from robutler_monitoring.plugin.alerts.engine import Engine, Notification, Observation, Silence
+from robutler_monitoring.plugin.alerts.rules import AlertPlan, build_plan
+from robutler_monitoring.plugin.config.schema import AlertsConfig
+
+ERR = "HighErrorRate"
+SLOW = "SlowResponses"
+
+
+def _plan(**hook: Any) -> AlertPlan:
+    cfg = AlertsConfig.model_validate(
+        {
+            "for": 60,
+            "repeat_interval": 3600,
+            "webhooks": [{"url": "http://127.0.0.1:9/ops", "name": "ops", **hook}],
+        }
+    )
+    return build_plan(cfg, instance="h:1", service="robutler")
+
+
+class Script:
+    """Drive an engine tick by tick (10 s apart) and collect what it would send."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.now = 0.0
+        self.sent: list[Notification] = []
+
+    def run(self, seconds: float, **active: bool) -> list[tuple[str, str, str]]:
+        got: list[tuple[str, str, str]] = []
+        end = self.now + seconds
+        while self.now < end:
+            obs = {name: Observation(on, 0.2 if on else 0.0) for name, on in active.items()}
+            batch = self.engine.evaluate(self.now, obs)
+            self.sent.extend(batch)
+            got.extend((n.rule.name, n.channel, n.status) for n in batch)
+            self.now += 10
+        return got
+
+
+def test_first_fire_after_for_then_nothing_more_while_firing() -> None:
+    s = Script(Engine(_plan(events=["error"])))
+    assert s.run(60, HighErrorRate=True) == []  # pending for 0..50 s
+    assert s.run(10, HighErrorRate=True) == [(ERR, "ops", "firing")]
+    assert s.run(600, HighErrorRate=True) == []
+    assert s.engine.states[ERR].state == "firing"
+
+
+def test_flap_inside_for_sends_nothing() -> None:
+    s = Script(Engine(_plan(events=["error"])))
+    for _ in range(5):
+        assert s.run(30, HighErrorRate=True) == []
+        assert s.run(10, HighErrorRate=False) == []
+    assert s.engine.states[ERR].state == "inactive"
+
+
+def test_repeat_at_most_once_per_repeat_interval() -> None:
+    s = Script(Engine(_plan(events=["error"], repeat_interval="1h")))
+    s.run(4 * 3600 + 60, HighErrorRate=True)
+    firing = [n for n in s.sent if n.status == "firing"]
+    assert [n.reminder for n in firing] == [False, True, True, True]
+    assert [n.at - firing[0].at for n in firing] == [0, 3600, 7200, 10800]
+    assert len({n.started_at for n in firing}) == 1  # one incident
+
+
+def test_resolve_sends_one_resolved_notice() -> None:
+    s = Script(Engine(_plan(events=["error"])))
+    s.run(70, HighErrorRate=True)
+    assert s.run(30, HighErrorRate=False) == [(ERR, "ops", "resolved")]
+    [resolved] = [n for n in s.sent if n.status == "resolved"]
+    assert resolved.started_at == 60 and resolved.ended_at == 70
+
+
+def test_resolve_without_send_resolved_is_silent() -> None:
+    s = Script(Engine(_plan(events=["error"], send_resolved=False)))
+    assert s.run(70, HighErrorRate=True) == [(ERR, "ops", "firing")]
+    assert s.run(30, HighErrorRate=False) == []
+    assert s.engine.states[ERR].state == "inactive"
+
+
+def test_two_rules_one_channel_are_separate_incidents() -> None:
+    s = Script(Engine(_plan(events=["error", "performance"])))
+    assert s.run(70, HighErrorRate=True, SlowResponses=False) == [(ERR, "ops", "firing")]
+    assert s.run(70, HighErrorRate=True, SlowResponses=True) == [(SLOW, "ops", "firing")]
+    assert s.run(10, HighErrorRate=False, SlowResponses=True) == [(ERR, "ops", "resolved")]
+    assert s.run(10, HighErrorRate=False, SlowResponses=False) == [(SLOW, "ops", "resolved")]
+
+
+def test_recovery_then_refire_is_a_new_incident() -> None:
+    s = Script(Engine(_plan(events=["error"])))
+    s.run(70, HighErrorRate=True)
+    s.run(10, HighErrorRate=False)
+    assert s.run(50, HighErrorRate=True) == []  # pending again, the full `for`
+    assert s.run(20, HighErrorRate=True) == [(ERR, "ops", "firing")]
+    first, second = (n for n in s.sent if n.status == "firing")
+    assert second.started_at > first.started_at and not second.reminder
+
+
+def test_channel_down_during_firing_retries_then_resolves_once() -> None:
+    s = Script(Engine(_plan(events=["error"])))
+    assert s.engine.evaluate(0, {ERR: Observation(True, 0.3)}) == []
+    [firing] = s.engine.evaluate(60, {ERR: Observation(True, 0.3)})
+    s.engine.delivery_failed(firing)  # the channel refused: sent again at the next tick
+    [again] = s.engine.evaluate(70, {ERR: Observation(True, 0.3)})
+    assert (again.status, again.started_at, again.reminder) == ("firing", 60, False)
+    assert s.engine.evaluate(80, {ERR: Observation(True, 0.3)}) == []  # delivered: no more
+    [resolved] = s.engine.evaluate(90, {ERR: Observation(False, 0.0)})
+    s.engine.delivery_failed(resolved)
+    [resolved_again] = s.engine.evaluate(100, {ERR: Observation(False, 0.0)})
+    assert resolved_again.status == "resolved" and resolved_again.started_at == 60
+    assert s.engine.evaluate(110, {ERR: Observation(False, 0.0)}) == []
+
+
+def test_restart_while_firing_sends_no_second_firing_but_the_resolved() -> None:
+    plan = _plan(events=["error"])
+    s = Script(Engine(plan))
+    assert s.run(70, HighErrorRate=True) == [(ERR, "ops", "firing")]
+    saved = json.loads(json.dumps(s.engine.snapshot()))  # through the state file's JSON
+    restarted = Engine(plan)
+    restarted.restore(saved)
+    s.engine = restarted
+    assert s.run(300, HighErrorRate=True) == []
+    assert s.run(10, HighErrorRate=False) == [(ERR, "ops", "resolved")]
+
+
+def test_silenced_rule_changes_state_and_notifies_nobody() -> None:
+    s = Script(Engine(_plan(events=["error"])))
+    s.engine.silences[ERR] = Silence(until=200, comment="deploy")
+    assert s.run(100, HighErrorRate=True) == []
+    assert s.engine.states[ERR].state == "firing"
+    assert s.run(100, HighErrorRate=True) == []
+    # the silence ended while it still fires: the channel hears of it now
+    assert s.run(10, HighErrorRate=True) == [(ERR, "ops", "firing")]
+
+
+def test_two_channels_each_get_one_notice_per_change() -> None:
+    cfg = AlertsConfig.model_validate(
+        {
+            "webhooks": [
+                {"url": "http://127.0.0.1:9/a", "name": "a", "events": ["error"]},
+                {"url": "http://127.0.0.1:9/b", "name": "b", "events": ["error"], "send_resolved": False},
+            ]
+        }
+    )
+    s = Script(Engine(build_plan(cfg, instance="h:1", service="robutler")))
+    assert s.run(70, HighErrorRate=True) == [(ERR, "a", "firing"), (ERR, "b", "firing")]
+    assert s.run(10, HighErrorRate=False) == [(ERR, "a", "resolved")]

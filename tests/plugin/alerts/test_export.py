@@ -1,0 +1,153 @@
+"""The exported Prometheus rules: promtool accepts them; they fire and resolve as the in-process ones do."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from robutler_monitoring.plugin.alerts.engine import Engine, Observation
+from robutler_monitoring.plugin.alerts.export import prometheus_rule, rule_groups, to_yaml
+from robutler_monitoring.plugin.alerts.window import Counts, History, error_ratio
+from robutler_monitoring.plugin.config.schema import MonitoringConfig
+
+from .helpers import plan
+
+PROMTOOL = shutil.which("promtool") or "promtool"
+needs_promtool = pytest.mark.skipif(
+    shutil.which("promtool") is None, reason="promtool (Debian prometheus) is not installed"
+)
+SKIP = ("/metrics", "/health")
+LABELS = 'job="robutler",instance="h:8000",method="POST",route="/{agent}/chat/completions"'
+
+# One synthetic incident, per minute: 100 requests a minute; from minute 10 to 20, 20 of them fail.
+MINUTES = 40
+OK_PER_MIN = [100 if not 10 <= m < 20 else 80 for m in range(MINUTES)]
+FAILED_PER_MIN = [20 if 10 <= m < 20 else 0 for m in range(MINUTES)]
+
+
+def _cumulative(per_minute: list[int]) -> list[int]:
+    out, total = [0], 0
+    for n in per_minute:
+        total += n
+        out.append(total)
+    return out
+
+
+def _in_process_transitions() -> tuple[float, float]:
+    """Minutes at which the in-process rule fires and resolves on the synthetic series (10 s ticks)."""
+    error_plan = plan(webhooks=[{"url": "http://127.0.0.1:9/x", "events": ["error"]}])
+    [rule] = error_plan.rules
+    engine, history = Engine(error_plan), History(keep=rule.window + 60)
+    ok, failed = _cumulative(OK_PER_MIN), _cumulative(FAILED_PER_MIN)
+    fired = resolved = None
+    for tick in range(MINUTES * 6):
+        now = tick * 10.0
+        minute = int(now // 60)  # a scrape each minute: the counters step once a minute
+        history.add(now, Counts(ok[minute] + failed[minute], failed[minute]))
+        value = error_ratio(history.increase(now, rule.window), rule.min_requests)
+        engine.evaluate(now, {rule.name: Observation(value is not None and value > 0.05, value)})
+        state = engine.states[rule.name].state
+        if state == "firing" and fired is None:
+            fired = now / 60
+        if fired is not None and state == "inactive" and resolved is None:
+            resolved = now / 60
+    assert fired is not None and resolved is not None
+    return fired, resolved
+
+
+def _series(per_minute: list[int]) -> str:
+    return " ".join(str(v) for v in _cumulative(per_minute))
+
+
+@pytest.mark.slow
+@needs_promtool
+def test_promtool_accepts_both_export_formats(tmp_path: Path) -> None:
+    p = plan(
+        webhooks=[
+            {"url": "http://127.0.0.1:9/x"},
+            {"url": "http://127.0.0.1:9/y", "threshold": {"error_rate": 0.2}},
+        ]
+    )
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(to_yaml(rule_groups(p, SKIP)), encoding="utf-8")
+    result = subprocess.run(
+        [PROMTOOL, "check", "rules", str(rules)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS: 3 rules found" in result.stdout  # two error rules, one latency rule
+    operator = prometheus_rule(p, SKIP)
+    assert operator["kind"] == "PrometheusRule"
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(to_yaml(operator["spec"]), encoding="utf-8")
+    assert (
+        subprocess.run([PROMTOOL, "check", "rules", str(spec)], capture_output=True, check=False).returncode
+        == 0
+    )
+
+
+@pytest.mark.slow
+@needs_promtool
+def test_exported_rule_fires_and_resolves_within_one_interval_of_the_in_process_rule(tmp_path: Path) -> None:
+    fired, resolved = _in_process_transitions()
+    p = plan(webhooks=[{"url": "http://127.0.0.1:9/x", "events": ["error"]}])
+    (tmp_path / "rules.yaml").write_text(to_yaml(rule_groups(p, SKIP)), encoding="utf-8")
+
+    def firing_at(minute: float, expect: bool) -> dict[str, object]:
+        labels = 'ALERTS{alertname="HighErrorRate",alertstate="firing"}'
+        exp = [
+            {
+                "labels": labels.replace(
+                    "}", ',event="error",instance="h:8000",job="robutler",severity="critical"}'
+                ),
+                "value": 1,
+            }
+        ]
+        return {"expr": labels, "eval_time": f"{round(minute * 60)}s", "exp_samples": exp if expect else []}
+
+    tests = {
+        "rule_files": ["rules.yaml"],
+        "evaluation_interval": "10s",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [
+                    {
+                        "series": f'robutler_http_requests_total{{{LABELS},status="200"}}',
+                        "values": _series(OK_PER_MIN),
+                    },
+                    {
+                        "series": f'robutler_http_requests_total{{{LABELS},status="500"}}',
+                        "values": _series(FAILED_PER_MIN),
+                    },
+                ],
+                "promql_expr_test": [
+                    firing_at(fired - 1, False),
+                    firing_at(fired + 1, True),
+                    firing_at(resolved - 1, True),
+                    firing_at(resolved + 1, False),
+                ],
+            }
+        ],
+    }
+    test_file = tmp_path / "rules_test.yaml"
+    test_file.write_text(yaml.safe_dump(tests, sort_keys=False), encoding="utf-8")
+    result = subprocess.run(
+        [PROMTOOL, "test", "rules", str(test_file)], capture_output=True, text=True, check=False, cwd=tmp_path
+    )
+    assert result.returncode == 0, (
+        f"in process: fired {fired} min, resolved {resolved} min\n{result.stdout}{result.stderr}"
+    )
+
+
+def test_export_leaves_out_monitoring_routes_and_keeps_thresholds() -> None:
+    cfg = MonitoringConfig.model_validate({"alerts": {"webhooks": [{"url": "http://127.0.0.1:9/x"}]}})
+    p = plan(webhooks=[{"url": "http://127.0.0.1:9/x"}])
+    doc = rule_groups(p, (cfg.metrics.endpoint, cfg.health_checks.endpoint))
+    [error, slow] = doc["groups"][0]["rules"]
+    assert error["alert"] == "HighErrorRate" and "> 0.05" in error["expr"] and ">= 20" in error["expr"]
+    assert 'route!~"/metrics|/health"' in error["expr"] and error["for"] == "1m"
+    assert "histogram_quantile(0.95" in slow["expr"] and "* 1000 > 5000" in slow["expr"]
