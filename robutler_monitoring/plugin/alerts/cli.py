@@ -170,7 +170,7 @@ def _request(method: str, url: str, token: str | None, path: str, **kwargs: Any)
     try:
         response = httpx.request(method, target, headers=headers, timeout=10, trust_env=False, **kwargs)
     except httpx.HTTPError as exc:
-        _fail(f"cannot reach {mask_url(target)}: {type(exc).__name__}", FAILED_EXIT)
+        _fail(f"cannot reach {mask_url(target)}: {type(exc).__name__}", USAGE_EXIT)  # as `monitor status`
     if response.status_code == 401:
         _fail(f"{mask_url(target)} wants a bearer token: pass --token or set ROBUTLER_MONITORING_TOKEN")
     try:

@@ -115,7 +115,7 @@ def test_status_shows_a_firing_alert_and_alerts_list_finds_the_server_from_the_c
 def test_alerts_list_takes_the_url_from_the_environment_and_names_it_when_down() -> None:
     down = refused_url()
     code, _, err = alerts("list", env={"ROBUTLER_MONITORING_URL": down})
-    assert code == 1 and "cannot reach" in err and down.removeprefix("http://").split("/")[0] in err
+    assert code == 2 and "cannot reach" in err and down.removeprefix("http://").split("/")[0] in err
 
 
 def test_alerts_commands_name_a_bad_server_url(tmp_path: Path) -> None:
