@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ...host import current_host_info
+from ..commands.options import ConfigOption, TokenOption, UrlOption
 from ..commands.remote import RemoteError, resolve_target
 from ..config.errors import ConfigError
 from ..config.loader import ResolvedConfig, load_config, resolve_config_path
@@ -43,35 +44,7 @@ USAGE_EXIT = 2
 FAILED_EXIT = 1
 DEFAULT_URL = "http://127.0.0.1:8000"
 
-ConfigOption = Annotated[
-    str | None,
-    typer.Option(
-        "--config",
-        "-c",
-        metavar="PATH",
-        help="Config file (default: $ROBUTLER_CONFIG, else ./robutler.yaml).",
-    ),
-]
 # The running server is found as `robutler monitor status` finds it (commands/remote.py).
-UrlOption = Annotated[
-    str | None,
-    typer.Option(
-        "--url",
-        metavar="URL",
-        help="Server address (default: monitoring.server_url, env ROBUTLER_MONITORING_URL, "
-        "else http://127.0.0.1:8000).",
-        show_default=False,
-    ),
-]
-TokenOption = Annotated[
-    str | None,
-    typer.Option(
-        "--token",
-        metavar="TOKEN",
-        help="Bearer token for one run (default: monitoring.auth_token, env ROBUTLER_MONITORING_TOKEN).",
-        show_default=False,
-    ),
-]
 
 
 class ExportFormat(StrEnum):

@@ -17,6 +17,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from ..metrics.quantile import histogram_quantile
+
 REQUESTS = "robutler_http_requests"
 #: Time to first byte: for a streamed answer, when it started flowing, not when it ended.
 LATENCY = "robutler_http_time_to_first_byte_seconds"
@@ -155,26 +157,7 @@ def error_ratio(grown: Counts, min_requests: int) -> float | None:
     return grown.failed / grown.requests
 
 
-def quantile(q: float, buckets: Sequence[tuple[float, float]]) -> float | None:
-    """Prometheus's ``histogram_quantile`` over cumulative (bound, count) pairs, in seconds."""
-    if not buckets or math.isnan(q):
-        return None
-    total = buckets[-1][1]
-    if total <= 0:
-        return None
-    rank = q * total
-    prev_bound, prev_count = 0.0, 0.0
-    for i, (bound, count) in enumerate(buckets):
-        if count >= rank:
-            if math.isinf(bound):
-                return buckets[i - 1][0] if i > 0 else None
-            if i == 0 and bound <= 0:
-                return bound
-            if count == prev_count:
-                return bound
-            return prev_bound + (bound - prev_bound) * (rank - prev_count) / (count - prev_count)
-        prev_bound, prev_count = bound, count
-    return None
+quantile = histogram_quantile  # the one copy, shared with the commands
 
 
 def p95_ms(grown: Counts, min_requests: int) -> float | None:

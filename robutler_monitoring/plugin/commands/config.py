@@ -14,6 +14,7 @@ from ...host import current_host_info
 from ..config.errors import ConfigError
 from ..config.loader import ResolvedConfig, file_label, load_config, resolve_config_path
 from ..config.show import render_json, render_table, render_yaml
+from .options import ConfigOption
 
 config_app = typer.Typer(help="Show and check the monitoring configuration.", no_args_is_help=True)
 
@@ -26,17 +27,6 @@ class OutputFormat(StrEnum):
     table = "table"
     yaml = "yaml"
     json = "json"
-
-
-ConfigOption = Annotated[
-    str | None,
-    typer.Option(
-        "--config",
-        "-c",
-        metavar="PATH",
-        help="Config file (default: $ROBUTLER_CONFIG, else ./robutler.yaml if present).",
-    ),
-]
 
 
 @config_app.command("show")

@@ -26,9 +26,10 @@ from ..metrics.http import HttpMetrics
 from ..metrics.operations import OperationMetrics
 from ..metrics.registry import instruments_for
 from ..metrics.runtime import RuntimeMetrics, add_process_collectors
+from .options import ConfigOption, TokenOption, UrlOption
 from .remote import OPENMETRICS_ACCEPT, PROMETHEUS_ACCEPT, USAGE_EXIT, Client, RemoteError, resolve_target
 from .samples import quantile
-from .status import ConfigOption, TokenOption, UrlOption, format_value
+from .status import format_value
 
 metrics_app = typer.Typer(
     help="Read metrics: a running server's, or what this package exposes.", no_args_is_help=True

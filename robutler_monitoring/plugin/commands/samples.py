@@ -15,6 +15,8 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
+from ..metrics.quantile import histogram_quantile
+
 Labels = Mapping[str, str]
 Where = Callable[[Labels], bool]
 
@@ -106,29 +108,7 @@ def minus(now: Mapping[float, float], before: Mapping[float, float] | None) -> d
     return dict(now) if any(v < 0 for v in delta.values()) else delta
 
 
-def quantile(q: float, buckets: Mapping[float, float]) -> float | None:
-    """The ``q``-quantile of cumulative buckets, as Prometheus's ``histogram_quantile``.
-
-    >>> quantile(0.5, {0.1: 2.0, 0.2: 4.0, float("inf"): 4.0})
-    0.1
-    """
-    ordered = sorted(buckets.items())
-    if not ordered or not math.isinf(ordered[-1][0]):
-        return None
-    total = ordered[-1][1]
-    if total <= 0:
-        return None
-    rank = q * total
-    lower_bound, lower_count = 0.0, 0.0
-    for le, count in ordered:
-        if count >= rank:
-            if math.isinf(le):
-                return lower_bound  # the highest finite bound, as Prometheus answers
-            if count == lower_count:
-                return le
-            return lower_bound + (le - lower_bound) * (rank - lower_count) / (count - lower_count)
-        lower_bound, lower_count = le, count
-    return lower_bound
+quantile = histogram_quantile  # the one copy, shared with alerting
 
 
 def _flatten(families: Iterable[Metric]) -> Iterable[Sample]:

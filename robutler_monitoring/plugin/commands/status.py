@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import report
+from .options import ConfigOption, TokenOption, UrlOption
 from .remote import USAGE_EXIT, Client, RemoteError, Scrape, resolve_target
 
 FAIL_EXIT = 1
@@ -32,37 +33,6 @@ class ArgumentError(RemoteError):
 DEFAULT_WATCH = 2.0
 _SPARKS = "▁▂▃▄▅▆▇█"
 _STATUS_STYLE = {"pass": "bold green", "warn": "bold yellow", "fail": "bold red"}
-
-UrlOption = Annotated[
-    str | None,
-    typer.Option(
-        "--url",
-        metavar="URL",
-        help="Server address (default: monitoring.server_url, env ROBUTLER_MONITORING_URL, "
-        "else http://127.0.0.1:8000).",
-        show_default=False,
-    ),
-]
-TokenOption = Annotated[
-    str | None,
-    typer.Option(
-        "--token",
-        metavar="TOKEN",
-        help="Bearer token for one run (default: monitoring.auth_token, env ROBUTLER_MONITORING_TOKEN, "
-        "which keeps it out of `ps`).",
-        show_default=False,
-    ),
-]
-ConfigOption = Annotated[
-    str | None,
-    typer.Option(
-        "--config",
-        "-c",
-        metavar="PATH",
-        help="Config file (default: $ROBUTLER_CONFIG, else ./robutler.yaml if present).",
-        show_default=False,
-    ),
-]
 
 
 def status_command(
