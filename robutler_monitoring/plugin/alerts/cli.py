@@ -43,8 +43,7 @@ alerts_app = typer.Typer(
 USAGE_EXIT = 2
 FAILED_EXIT = 1
 DEFAULT_URL = "http://127.0.0.1:8000"
-
-# The running server is found as `robutler monitor status` finds it (commands/remote.py).
+#: The server is found as `robutler monitor status` finds it (commands/remote.py, options.py).
 
 
 class ExportFormat(StrEnum):
