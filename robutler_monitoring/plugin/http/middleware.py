@@ -22,6 +22,7 @@ CLIENT_CLOSED = 499
 #: Status counted when the server cancelled a request before it answered (shutdown).
 SERVER_CANCELLED = 503
 _HEADER = REQUEST_ID_HEADER.encode()
+_HEADER_LEN = len(_HEADER)
 
 
 class MonitoringMiddleware:
@@ -173,13 +174,15 @@ class _Exchange:
                 return
         elif mtype == "http.response.start":
             self.op.status = message["status"]
-            headers = [*message.get("headers", ())]
+            headers = message.get("headers", ())
+            if type(headers) is not list:
+                headers = [*headers]  # any iterable (read once)
             for key, _ in headers:
-                if key.lower() == _HEADER:
+                if len(key) == _HEADER_LEN and key.lower() == _HEADER:
                     break  # the app set its own id: keep it, never send two
             else:
-                headers.append(self._rid_header)
-            message = {**message, "headers": headers}
+                message = {**message}  # the app's message and its list stay as they were
+                message["headers"] = [*headers, self._rid_header]
         await self._send(message)
 
     async def receive(self) -> Message:
