@@ -24,6 +24,8 @@ if TYPE_CHECKING:  # what type checkers see; at run time the names load on first
     from .api import register_cache as register_cache
     from .api import register_health_check as register_health_check
     from .api import track_skill_performance as track_skill_performance
+    from .instrumenting import instrument as instrument
+    from .integrations.robutler_sdk.instrument import instrument_agent as instrument_agent
     from .plugin.tracing.api import TracingNotInstalledError as TracingNotInstalledError
     from .plugin.tracing.api import enable_tracing as enable_tracing
 
@@ -43,6 +45,8 @@ _EXPORTS: dict[str, str] = {
     "register_health_check": "robutler_monitoring.api",
     "record_llm_call": "robutler_monitoring.api",
     "record_tool_call": "robutler_monitoring.api",
+    "instrument_agent": "robutler_monitoring.integrations.robutler_sdk.instrument",
+    "instrument": "robutler_monitoring.instrumenting",
     "enable_tracing": "robutler_monitoring.plugin.tracing.api",
     "TracingNotInstalledError": "robutler_monitoring.plugin.tracing.api",
 }

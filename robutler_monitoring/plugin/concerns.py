@@ -155,6 +155,7 @@ CONCERNS: list[str | type[Concern]] = [
     "robutler_monitoring.plugin.logging.concern:LoggingConcern",
     "robutler_monitoring.plugin.health.concern:HealthConcern",
     "robutler_monitoring.plugin.metrics.concern:MetricsConcern",
+    "robutler_monitoring.plugin.usage.concern:UsageConcern",
     "robutler_monitoring.plugin.alerts.concern:AlertsConcern",
     "robutler_monitoring.plugin.tracing.concern:TracingConcern",  # inside HTTP: its request is current
     "robutler_monitoring.plugin.http.concern:HttpConcern",

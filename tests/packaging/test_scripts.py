@@ -44,6 +44,22 @@ def assert_runs_our_command(env: Venv, script: str = "robutler") -> Ran:
     return ran
 
 
+#: the product documentation's import lines, verbatim
+DOCS_IMPORTS = """
+from robutler.monitoring import metrics, performance_monitor, track_skill_performance
+from robutler.monitoring import enable_tracing
+import robutler.agents.core.base_agent  # the SDK's own package is still the SDK's
+print(metrics.__class__.__name__, performance_monitor.__module__, enable_tracing.__module__)
+"""
+
+
+def assert_docs_imports_work(env: Venv) -> None:
+    """``from robutler.monitoring import ...`` as the docs write it, with the SDK installed."""
+    ran = env.run("python", "-c", DOCS_IMPORTS, env={"LITELLM_LOCAL_MODEL_COST_MAP": "True"})
+    assert ran.returncode == 0, ran.stderr
+    assert "robutler_monitoring.api" in ran.stdout, ran.stdout
+
+
 def assert_never_imports_the_sdk(env: Venv, script: str = "robutler-monitoring") -> None:
     ran = env.run(script, "plugins", env={"PYTHONPROFILEIMPORTTIME": "1"})
     assert ran.returncode == 0, ran.stderr[-2000:]
@@ -100,6 +116,7 @@ def test_one_pip_install_with_the_sdk(kit: Kit, tmp_path: Path, editable: bool, 
     env.pip("install", "--quiet", *(["--editable"] if editable else []), f"{kit.source}[{extra}]")
     assert env.script_imports("robutler") in (OURS, THE_SDKS)  # pip chooses the order
     assert_both_names_work(env)
+    assert_docs_imports_work(env)
 
 
 def test_this_package_then_the_sdk_then_reinstall_then_uninstall(kit: Kit, tmp_path: Path) -> None:

@@ -23,11 +23,14 @@ def _dist_info(wheel: Path) -> str:
     return f"{name}-{version}.dist-info"
 
 
-def test_ships_the_package_and_robutler_main_only(kit: Kit) -> None:
+def test_ships_the_package_and_our_two_robutler_modules_only(kit: Kit) -> None:
     names = _names(kit.wheel)
     tops = {name.split("/", 1)[0] for name in names}
     assert tops == {"robutler", "robutler_monitoring", _dist_info(kit.wheel)}
-    assert {name for name in names if name.startswith("robutler/")} == {"robutler/__main__.py"}
+    assert {name for name in names if name.startswith("robutler/")} == {
+        "robutler/__main__.py",
+        "robutler/monitoring.py",
+    }
     assert "robutler_monitoring/py.typed" in names
     assert "robutler_monitoring/host/cli.py" in names
     assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]

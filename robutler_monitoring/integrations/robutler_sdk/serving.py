@@ -36,6 +36,14 @@ def prepare_environment() -> None:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
+_served: list[Any] = []  # the RobutlerServers built in this process, for instrumenting
+
+
+def served_servers() -> list[Any]:
+    """The ``RobutlerServer`` objects :func:`sdk_app` served in this process (monitoring instruments them)."""
+    return list(_served)
+
+
 def sdk_app(obj: Any) -> ASGIApp | None:
     """The ASGI app serving ``obj``: a ``BaseAgent`` (any subclass), a list of them, a ``RobutlerServer``."""
     prepare_environment()
@@ -43,10 +51,13 @@ def sdk_app(obj: Any) -> ASGIApp | None:
     from robutler.server.core.app import RobutlerServer, create_server
 
     if isinstance(obj, RobutlerServer):
+        _served.append(obj)
         app: ASGIApp = obj.app
         return app
     agents = list(obj) if isinstance(obj, list | tuple) else [obj]
     if agents and all(isinstance(agent, BaseAgent) for agent in agents):
-        served: ASGIApp = create_server(agents=agents).app
+        server = create_server(agents=agents)
+        _served.append(server)
+        served: ASGIApp = server.app
         return served
     return None

@@ -404,6 +404,94 @@ class ServerConfig(_Model):
     max_header_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
 
 
+class PriceConfig(_Model):
+    """One entry of ``monitoring.usage.prices``: USD per million tokens (cache prices default to input)."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cache_read: float | None = Field(default=None, ge=0)
+    cache_write: float | None = Field(default=None, ge=0)
+
+
+class JsonlExportConfig(_Model):
+    """``monitoring.usage.export.jsonl``: usage records appended to a JSON-lines file."""
+
+    path: str = Field(min_length=1)
+    rotation: Annotated[str, AfterValidator(_check_rotation)] = Field(
+        default="50 MB", description="start a new file at this size"
+    )
+    keep: int = Field(default=10, ge=1, le=10_000, description="rotated files to keep")
+
+
+class HttpExportConfig(_Model):
+    """``monitoring.usage.export.http``: CloudEvents 1.0 JSON batches POSTed to a URL."""
+
+    url: HttpUrl
+    headers: dict[str, str] = Field(default_factory=dict)
+    batch_size: int = Field(default=100, ge=1, le=10_000)
+    timeout: float = Field(default=10.0, gt=0, le=300)
+    max_backoff: float = Field(default=60.0, gt=0, le=3600, description="seconds between retries at most")
+
+
+class UsageExportConfig(_Model):
+    """``monitoring.usage.export``: where spooled usage records go (at least once)."""
+
+    jsonl: JsonlExportConfig | None = None
+    http: HttpExportConfig | None = None
+    source: str = Field(default="robutler", min_length=1, description="CloudEvents `source`")
+
+
+class BudgetConfig(_Model):
+    """One entry of ``monitoring.usage.budgets``: a daily (UTC) spend or token budget."""
+
+    agent: str = Field(default="*", min_length=1, description="agent name, or * for every agent together")
+    model: str = Field(default="*", min_length=1, description="model name, or * for every model together")
+    daily_usd: float | None = Field(default=None, gt=0)
+    daily_tokens: int | None = Field(default=None, gt=0)
+    soft_share: float = Field(
+        default=0.8, gt=0, le=1, description="share of the budget that raises a warning"
+    )
+    hard: bool = Field(default=False, description="over budget: answer the agent's new requests with 429")
+
+    @model_validator(mode="after")
+    def _check_limit(self) -> BudgetConfig:
+        if (self.daily_usd is None) == (self.daily_tokens is None):
+            raise ValueError("a budget needs exactly one of daily_usd or daily_tokens")
+        return self
+
+
+class UsageConfig(_Model):
+    """``monitoring.usage``: LLM and tool usage records, their cost, metrics and export."""
+
+    enabled: bool = True
+    endpoint: UrlPath = Field(
+        default="/usage",
+        description="the latest records as JSON (`monitor usage --url`); token like /metrics",
+    )
+    prices: dict[str, PriceConfig] = Field(
+        default_factory=dict, description="per-model price overrides, USD per million tokens"
+    )
+    price_library: bool = Field(default=True, description="price models with genai-prices")
+    max_label_values: int = Field(
+        default=200, ge=1, le=100_000, description="distinct agent/model/tool values per metric"
+    )
+    spool_dir: str | None = Field(
+        default=None, min_length=1, description="directory of the on-disk spool (needed for export)"
+    )
+    max_spool_records: int = Field(default=1_000_000, ge=100, le=1_000_000_000)
+    warn_unsent_age: float = Field(
+        default=600.0, gt=0, description="seconds; /health/detailed warns beyond this"
+    )
+    export: UsageExportConfig = UsageExportConfig()
+    budgets: tuple[BudgetConfig, ...] = ()
+
+    @model_validator(mode="after")
+    def _check_spool(self) -> UsageConfig:
+        if (self.export.jsonl or self.export.http) and not self.spool_dir:
+            raise ValueError("usage.export needs usage.spool_dir (records wait there until sent)")
+        return self
+
+
 class MonitoringConfig(_Model):
     """The whole ``monitoring:`` section, resolved from defaults, file, environment and flags.
 
@@ -426,6 +514,7 @@ class MonitoringConfig(_Model):
     tracing: TracingConfig = TracingConfig()
     alerts: AlertsConfig = AlertsConfig()
     server: ServerConfig = ServerConfig()
+    usage: UsageConfig = UsageConfig()
 
     @model_validator(mode="after")
     def _check_endpoints_distinct(self) -> MonitoringConfig:
@@ -436,6 +525,7 @@ class MonitoringConfig(_Model):
             ("health_checks.endpoint", hc.endpoint),
             ("health_checks.detailed_endpoint", hc.detailed_endpoint),
             ("health_checks.readiness_endpoint", hc.readiness_endpoint),
+            ("usage.endpoint", self.usage.endpoint),
             ("alerts.endpoint", self.alerts.endpoint),
         ):
             if path in seen:

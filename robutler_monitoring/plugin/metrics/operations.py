@@ -1,4 +1,6 @@
-"""Metrics of the operations on the event bus: agent runs, skill calls, LLM calls and tokens.
+"""Metrics of the operations on the event bus: agent runs and skill calls.
+
+LLM and tool series (tokens, cost, calls) belong to the usage concern (``plugin/usage/metrics.py``).
 
 Subscribers run in the producer's thread, in the request path: each only updates
 label children it caches (labels are bounded: agent, skill and model names).
@@ -10,10 +12,10 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from ...events import AgentRun, LLMCall, Operation, SkillCall
+from ...events import AgentRun, Operation, SkillCall
 from .errors import ErrorMetrics
 from .http import DURATION_BUCKETS
-from .registry import instruments_for, multiprocess_dir
+from .registry import instruments_for
 
 _TOKEN_KINDS = (
     ("input", "input_tokens"),
@@ -25,7 +27,7 @@ _TOKEN_KINDS = (
 
 
 class OperationMetrics:
-    """``robutler_agent_*``, ``robutler_skill_*`` and ``robutler_llm_*`` of one registry.
+    """``robutler_agent_*`` and ``robutler_skill_*`` of one registry.
 
     >>> from prometheus_client import CollectorRegistry
     >>> from robutler_monitoring.events import EventBus, agent_run
@@ -62,28 +64,12 @@ class OperationMetrics:
             buckets=DURATION_BUCKETS,
             registry=registry,
         )
-        self.llm_tokens = Counter(
-            "robutler_llm_tokens",
-            "LLM tokens by agent, model and type (input includes cached input).",
-            ("agent", "model", "type"),
-            registry=registry,
-        )
-        self.llm_duration = Histogram(
-            "robutler_llm_request_duration_seconds",
-            "LLM call time by agent and model, a streamed answer included.",
-            ("agent", "model"),
-            buckets=DURATION_BUCKETS,
-            registry=registry,
-        )
-        # a traced call leaves its trace id as an exemplar; multiprocess mode stores none
-        self._exemplars = multiprocess_dir() is None
         self.errors = instruments_for(registry, ErrorMetrics)
 
     def subscribe(self, bus: Any) -> None:
-        """Subscribe to the agent, skill and LLM operations of ``bus`` (an EventBus or a Runtime)."""
+        """Subscribe to the agent and skill operations of ``bus`` (an EventBus or a Runtime)."""
         bus.subscribe("agent", on_end=self.agent_ended)
         bus.subscribe("skill", on_end=self.skill_ended)
-        bus.subscribe("llm", on_end=self.llm_ended)
 
     def agent_ended(self, op: Operation) -> None:
         """Count one finished agent run."""
@@ -100,18 +86,3 @@ class OperationMetrics:
         self.skill_duration.labels(op.name, op.operation).observe(op.duration_s or 0.0)
         if op.outcome == "error" and op.error is not None:
             self.errors.count(op.error, "skill")
-
-    def llm_ended(self, op: Operation) -> None:
-        """Time one finished LLM call and count its tokens."""
-        assert isinstance(op, LLMCall)
-        agent = op.agent or ""
-        trace_id = op.trace_id if self._exemplars else None
-        duration = self.llm_duration.labels(agent, op.model)
-        if trace_id is not None:
-            duration.observe(op.duration_s or 0.0, {"trace_id": trace_id})
-        else:
-            duration.observe(op.duration_s or 0.0)
-        for kind, attr in _TOKEN_KINDS:
-            count = getattr(op, attr)
-            if count:
-                self.llm_tokens.labels(agent, op.model, kind).inc(count)

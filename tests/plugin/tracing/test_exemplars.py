@@ -16,6 +16,7 @@ from robutler_monitoring.plugin.metrics.http_local import LocalHttpMetrics
 from robutler_monitoring.plugin.metrics.operations import OperationMetrics
 from robutler_monitoring.plugin.tracing.pipeline import Tracing
 from robutler_monitoring.plugin.tracing.settings import resolve
+from robutler_monitoring.plugin.usage.metrics import UsageMetrics
 
 from .support import HttpProducer, call, http_scope
 
@@ -36,6 +37,7 @@ def test_request_and_llm_duration_buckets_carry_the_trace_id() -> None:
     registry, bus, exporter = CollectorRegistry(), EventBus(), InMemorySpanExporter()
     _record_http(registry, bus)
     OperationMetrics(registry).subscribe(bus)
+    bus.subscribe("llm", on_end=UsageMetrics(registry).llm_ended)  # LLM series are the usage concern's
     tracing = Tracing(resolve(TracingConfig(enabled=True)), bus=bus, exporter=exporter).start()
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:

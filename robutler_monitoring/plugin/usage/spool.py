@@ -1,0 +1,182 @@
+"""The on-disk spool: usage records wait in SQLite (WAL mode) until every sink has them.
+
+One database per spool directory, shared by every worker of a server (SQLite's WAL
+lets several processes write; each waits up to ``busy_timeout`` for the lock). Records
+keep their insertion order (``seq``); each sink keeps a cursor, the last ``seq`` it
+delivered, and a record is deleted once every sink's cursor is past it. One worker at a
+time sends: it holds a lease row, renewed while it sends and taken over by another
+worker when it expires (a worker killed with ``kill -9`` stops renewing it).
+
+Bounded: past ``max_records`` the oldest records are dropped and counted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["DB_NAME", "Spool", "SpoolStats"]
+
+DB_NAME = "usage.sqlite3"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    created REAL NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cursors (sink TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS lease (one INTEGER PRIMARY KEY CHECK (one = 1), owner TEXT, expires REAL);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolStats:
+    """What waits in the spool."""
+
+    records: int  #: records some sink still lacks
+    oldest_unsent_age_s: float | None  #: age of the oldest of them
+    dropped: int  #: records dropped because the spool was full (ever, this spool)
+
+
+class Spool:
+    """One connection to the spool of ``directory`` (one per thread: SQLite connections are not shared).
+
+    >>> import tempfile
+    >>> spool = Spool(tempfile.mkdtemp(), sinks=("jsonl",))
+    >>> spool.add([{"id": "r-0", "type": "llm"}])
+    1
+    >>> [r["id"] for _, r in spool.pending("jsonl", 10)]
+    ['r-0']
+    """
+
+    def __init__(
+        self,
+        directory: str,
+        *,
+        sinks: Sequence[str] = (),
+        max_records: int = 1_000_000,
+        busy_timeout_s: float = 30.0,
+    ) -> None:
+        os.makedirs(directory, exist_ok=True)
+        self.path = os.path.join(directory, DB_NAME)
+        self.sinks = tuple(sinks)
+        self.max_records = max_records
+        self._db = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # a committed record survives power loss, too
+        for statement in _SCHEMA.strip().split(";"):
+            if statement.strip():
+                self._db.execute(statement)
+        for sink in self.sinks:
+            self._db.execute("INSERT OR IGNORE INTO cursors (sink, seq) VALUES (?, 0)", (sink,))
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _tx(self) -> _Transaction:
+        return _Transaction(self._db)
+
+    def add(self, records: Iterable[dict[str, Any]]) -> int:
+        """Store ``records`` in one transaction (an id already there is skipped); returns how many."""
+        now = time.time()
+        rows = [(r["id"], now, json.dumps(r, separators=(",", ":"), default=str)) for r in records]
+        if not rows:
+            return 0
+        with self._tx():
+            before = self._db.total_changes
+            self._db.executemany("INSERT OR IGNORE INTO records (id, created, body) VALUES (?, ?, ?)", rows)
+            added = self._db.total_changes - before
+            self._trim()
+        return added
+
+    def _trim(self) -> None:
+        # Records are only ever deleted oldest first, so seq has no holes: the count is a subtraction.
+        low, high = self._db.execute("SELECT MIN(seq), MAX(seq) FROM records").fetchone()
+        excess = (high - low + 1 if high is not None else 0) - self.max_records
+        if excess > 0:
+            self._db.execute("DELETE FROM records WHERE seq < ?", (low + excess,))
+            self._db.execute(
+                "INSERT INTO counters (name, value) VALUES ('dropped', ?) "
+                "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+                (excess,),
+            )
+
+    def pending(self, sink: str, limit: int) -> list[tuple[int, dict[str, Any]]]:
+        """Up to ``limit`` records ``sink`` has not had yet, oldest first, with their ``seq``."""
+        rows = self._db.execute(
+            "SELECT seq, body FROM records WHERE seq > (SELECT seq FROM cursors WHERE sink = ?) "
+            "ORDER BY seq LIMIT ?",
+            (sink, limit),
+        ).fetchall()
+        return [(seq, json.loads(body)) for seq, body in rows]
+
+    def delivered(self, sink: str, seq: int) -> None:
+        """``sink`` has every record up to ``seq``; delete what every sink has."""
+        with self._tx():
+            self._db.execute("UPDATE cursors SET seq = MAX(seq, ?) WHERE sink = ?", (seq, sink))
+            self._delete_delivered()
+
+    def _delete_delivered(self) -> None:
+        placeholders = ",".join("?" * len(self.sinks))
+        if not self.sinks:
+            return
+        self._db.execute(
+            f"DELETE FROM records WHERE seq <= (SELECT MIN(seq) FROM cursors WHERE sink IN ({placeholders}))",
+            self.sinks,
+        )
+
+    def acquire_lease(self, owner: str, ttl_s: float) -> bool:
+        """Take or renew the sender lease for ``ttl_s`` seconds; False while another owner holds it."""
+        now = time.time()
+        with self._tx():
+            self._db.execute("INSERT OR IGNORE INTO lease (one, owner, expires) VALUES (1, NULL, 0)")
+            cursor = self._db.execute(
+                "UPDATE lease SET owner = ?, expires = ? WHERE one = 1 AND (owner = ? OR expires < ?)",
+                (owner, now + ttl_s, owner, now),
+            )
+            return cursor.rowcount == 1
+
+    def release_lease(self, owner: str) -> None:
+        """Give the lease up (clean shutdown), so another worker sends at once."""
+        with self._tx():
+            self._db.execute("UPDATE lease SET expires = 0 WHERE one = 1 AND owner = ?", (owner,))
+
+    def stats(self) -> SpoolStats:
+        """Unsent records, the oldest one's age, drops."""
+        if self.sinks:
+            placeholders = ",".join("?" * len(self.sinks))
+            count, oldest = self._db.execute(
+                "SELECT COUNT(*), MIN(created) FROM records WHERE seq > "
+                f"(SELECT MIN(seq) FROM cursors WHERE sink IN ({placeholders}))",
+                self.sinks,
+            ).fetchone()
+        else:
+            count, oldest = self._db.execute("SELECT COUNT(*), MIN(created) FROM records").fetchone()
+        row = self._db.execute("SELECT value FROM counters WHERE name = 'dropped'").fetchone()
+        age = max(time.time() - oldest, 0.0) if oldest is not None else None
+        return SpoolStats(count, age, row[0] if row else 0)
+
+    def all_records(self) -> list[dict[str, Any]]:
+        """Every record still in the spool (``robutler monitor usage --spool``)."""
+        return [json.loads(body) for (body,) in self._db.execute("SELECT body FROM records ORDER BY seq")]
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on error) on an autocommit connection."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")

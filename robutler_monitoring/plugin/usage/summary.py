@@ -1,0 +1,106 @@
+"""Sums of usage records by agent, model or day: what ``robutler monitor usage`` shows.
+
+Unpriced usage (a model with no known price) is summed apart: its tokens are never
+folded into a cost of 0.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+__all__ = ["GROUPS", "Row", "parse_duration", "summarize"]
+
+Group = Literal["agent", "model", "day"]
+GROUPS: tuple[Group, ...] = ("agent", "model", "day")
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$", re.IGNORECASE)
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``text`` such as ``90s``, ``15m``, ``24h``, ``7d``, ``2w``.
+
+    >>> parse_duration("24h"), parse_duration("7d")
+    (86400.0, 604800.0)
+    """
+    found = _DURATION.match(text)
+    if found is None:
+        raise ValueError(f"{text!r} is not a duration; expected a number and s, m, h, d or w, such as 24h")
+    return float(found.group(1)) * _UNIT[found.group(2).lower()]
+
+
+@dataclass(slots=True)
+class Row:
+    """The sums of one group."""
+
+    key: str
+    llm_calls: int = 0
+    tool_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0  #: of priced calls only
+    unpriced_calls: int = 0
+    unpriced_tokens: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _key(record: dict[str, Any], by: Group) -> str:
+    if by == "day":
+        return datetime.fromtimestamp(float(record.get("timestamp") or 0), UTC).strftime("%Y-%m-%d")
+    if by == "model" and record.get("type") == "tool":
+        return f"tool:{record.get('tool') or '?'}"
+    return str(record.get(by) or "-")
+
+
+def summarize(
+    records: Iterable[dict[str, Any]],
+    *,
+    by: Group = "agent",
+    since_s: float | None = None,
+    now: float | None = None,
+) -> list[Row]:
+    """Rows of ``records`` grouped ``by`` (each record counted once by ``id``), sorted by key.
+
+    >>> rows = summarize([{"id": "a", "type": "llm", "agent": "x", "prompt_tokens": 3,
+    ...                     "completion_tokens": 1, "cost_usd": None, "timestamp": 0}])
+    >>> rows[0].unpriced_tokens, rows[0].cost_usd
+    (4, 0.0)
+    """
+    cutoff = None if since_s is None else (time.time() if now is None else now) - since_s
+    seen: set[str] = set()
+    rows: dict[str, Row] = {}
+    for record in records:
+        rid = record.get("id")
+        if rid is not None:
+            if rid in seen:
+                continue
+            seen.add(rid)
+        if cutoff is not None and float(record.get("timestamp") or 0) < cutoff:
+            continue
+        key = _key(record, by)
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = Row(key)
+        if record.get("type") == "tool":
+            row.tool_calls += 1
+            continue
+        if record.get("type") != "llm":
+            continue
+        row.llm_calls += 1
+        prompt, completion = int(record.get("prompt_tokens") or 0), int(record.get("completion_tokens") or 0)
+        row.input_tokens += prompt
+        row.output_tokens += completion
+        cost = record.get("cost_usd")
+        if cost is None:
+            row.unpriced_calls += 1
+            row.unpriced_tokens += prompt + completion
+        else:
+            row.cost_usd += float(cost)
+    return [rows[k] for k in sorted(rows)]

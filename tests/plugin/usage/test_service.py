@@ -1,0 +1,87 @@
+"""The usage service from config: prices overridden, spool and file export, metrics, health, /usage."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from robutler_monitoring.events import EventBus, HttpRequest, record_llm_call, record_tool_call
+from robutler_monitoring.plugin.config.schema import UsageConfig
+from robutler_monitoring.plugin.usage.service import UsageService
+from robutler_monitoring.plugin.usage.spool import SpoolStats
+from tests.support.polling import wait_until
+
+
+def _config(tmp_path: Path, **extra: Any) -> UsageConfig:
+    return UsageConfig.model_validate(
+        {
+            "prices": {"house-model": {"input": 2, "output": 4}},
+            "spool_dir": str(tmp_path / "spool"),
+            "export": {"jsonl": {"path": str(tmp_path / "usage.jsonl")}},
+            **extra,
+        }
+    )
+
+
+def test_records_reach_the_file_priced_by_the_override(tmp_path: Path) -> None:
+    registry, bus = CollectorRegistry(), EventBus()
+    service = UsageService(_config(tmp_path), registry)
+    service.subscribe(bus)
+    service.start()
+    try:
+        with HttpRequest("POST", "/chat", request_id="c1", bus=bus):
+            record_llm_call("house-model", input_tokens=1_000_000, output_tokens=250_000, agent="a", bus=bus)
+            record_tool_call("search", agent="a", bus=bus)
+        out = tmp_path / "usage.jsonl"
+        lines = wait_until(
+            lambda: out.exists() and out.read_text().splitlines(), what="two records in the file"
+        )
+        wait_until(lambda: len(out.read_text().splitlines()) == 2, what="two records")
+        llm, tool = (json.loads(line) for line in out.read_text().splitlines())
+        assert (llm["cost_usd"], llm["price_source"], llm["price_version"]) == (3.0, "config", None)
+        assert tool["tool"] == "search" and tool["id"].endswith("-1") and lines
+        assert wait_until(
+            lambda: registry.get_sample_value("robutler_usage_exported_records_total", {"sink": "jsonl"}) == 2
+        )
+        assert (
+            registry.get_sample_value("robutler_llm_cost_usd_total", {"agent": "a", "model": "house-model"})
+            == 3.0
+        )
+    finally:
+        service.stop()
+
+
+def test_health_warns_when_records_wait_too_long(tmp_path: Path) -> None:
+    service = UsageService(_config(tmp_path, warn_unsent_age=60), CollectorRegistry())
+    assert service.health()["status"] == "pass"
+    service._stats(SpoolStats(records=3, oldest_unsent_age_s=5.0, dropped=0))
+    assert service.health()["status"] == "pass"
+    service._stats(SpoolStats(records=3, oldest_unsent_age_s=120.0, dropped=0))
+    health = service.health()
+    assert health["status"] == "warn" and "3 usage record(s) unsent" in health["output"]
+
+
+def test_usage_endpoint_serves_the_latest_records(tmp_path: Path) -> None:
+    bus = EventBus()
+    service = UsageService(UsageConfig(), CollectorRegistry())
+    service.subscribe(bus)
+    record_llm_call("unknown-model-x", input_tokens=5, bus=bus)
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request"}
+
+    asyncio.run(service.usage_endpoint({"type": "http", "method": "GET"}, receive, send))
+    body = json.loads(sent[1]["body"])
+    assert sent[0]["status"] == 200 and body["count"] == 1
+    assert (body["records"][0]["model"], body["records"][0]["cost_usd"]) == ("unknown-model-x", None)
+    sent.clear()
+    asyncio.run(service.usage_endpoint({"type": "http", "method": "POST"}, receive, send))
+    assert sent[0]["status"] == 405
