@@ -267,6 +267,10 @@ class Operation:
         return f"<{type(self).__name__} {self.name!r} {state}>"
 
 
+#: ``Operation.name``'s slot, which ``HttpRequest.name`` fills only when set.
+_NAME_SLOT: Any = Operation.__dict__["name"]
+
+
 class HttpRequest(Operation):
     """An HTTP request, from its arrival to the end of its response (a whole stream).
 
@@ -291,7 +295,7 @@ class HttpRequest(Operation):
         # Operation.__init__ inlined, explicit arguments: this runs for every request.
         if parent is None:
             parent = _current.get()
-        self.name = f"{method} {path}"
+        # ``name`` ("METHOD path") is built when first read: most requests are never named.
         self.parent = parent
         self.request_id = request_id
         self.agent = None if parent is None else parent.agent
@@ -315,6 +319,19 @@ class HttpRequest(Operation):
         self.ttfb_s: float | None = None
         self.peer: Any = None  #: the ASGI scope's ``client`` (host, port), when known
         self.inner_error: str | None = None  #: error type of work that failed after the status line
+
+    @property
+    def name(self) -> str:
+        """``METHOD path``, unless set."""
+        try:
+            name: str = _NAME_SLOT.__get__(self, HttpRequest)
+        except AttributeError:
+            return f"{self.method} {self.path}"
+        return name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        _NAME_SLOT.__set__(self, value)
 
     @property
     def client(self) -> str | None:

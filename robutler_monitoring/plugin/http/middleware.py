@@ -22,6 +22,7 @@ CLIENT_CLOSED = 499
 #: Status counted when the server cancelled a request before it answered (shutdown).
 SERVER_CANCELLED = 503
 _HEADER = REQUEST_ID_HEADER.encode()
+_HEADER_LEN = len(_HEADER)
 
 
 class MonitoringMiddleware:
@@ -74,83 +75,118 @@ class MonitoringMiddleware:
             op.route = router_path
         else:
             op.route = self._routes.prematch(scope, method)
-        prematched = op.route
         op.begin()
-
-        complete = False  # the last body message went out; the request is recorded
-        disconnected = False
-
-        def finish(error: BaseException | None) -> None:
-            # Exactly once per request: at the last body message, else when the app returns or raises.
-            outcome: Outcome
-            status = op.status
-            if complete:
-                outcome = "error" if status >= 500 or op.inner_error else "success"
-            elif disconnected:
-                status, outcome = CLIENT_CLOSED, "client_closed"
-            elif error is None:
-                outcome = "error" if not status or status >= 500 or op.inner_error else "success"
-                status = status or 500  # the app returned without answering; the server sends a 500
-            elif isinstance(error, Exception):
-                status, outcome = status or 500, "error"  # a status line already sent stays
-            elif isinstance(error, asyncio.CancelledError):
-                status, outcome = status or SERVER_CANCELLED, "cancelled"  # the server stopped it
-            else:
-                status, outcome = status or CLIENT_CLOSED, "client_closed"
-            op.status = status
-            if endpoint is None:
-                op.route = self._routes.final(scope, root_path, prematched)
-            op.end(error, outcome=outcome)
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal complete
-            mtype = message["type"]
-            if mtype == "http.response.body":
-                if op.ttfb_s is None:
-                    op.ttfb_s = perf_counter() - op.start
-                if not message.get("more_body", False) and not complete:
-                    await send(message)
-                    # Record now, not when the app returns: Starlette tears down its stream
-                    # task group after this, and a scrape sent right after the last chunk
-                    # must already see the request.
-                    complete = True
-                    finish(None)
-                    return
-            elif mtype == "http.response.start":
-                op.status = message["status"]
-                headers = [*message.get("headers", ())]
-                for key, _ in headers:
-                    if key.lower() == _HEADER:
-                        break  # the app set its own id: keep it, never send two
-                else:
-                    headers.append(rid_header)
-                message = {**message, "headers": headers}
-            await send(message)
-
-        async def receive_wrapper() -> Message:
-            nonlocal disconnected
-            message = await receive()
-            if message["type"] == "http.disconnect" and not complete:
-                disconnected = True
-            return message
+        # One object per request instead of three closures: its bound methods are the
+        # app's send and receive. An endpoint's route is final, so it gets no scope.
+        exchange = _Exchange(
+            op, None if endpoint is not None else scope, root_path, send, receive, rid_header
+        )
 
         # The operation is the request's context: log lines written inside it take the
         # request id from it (one context variable per request, set by ``begin``).
         try:
-            await app(scope, receive_wrapper, send_wrapper)
+            await app(scope, exchange.receive, exchange.send)
         except BaseException as exc:
             # The request stays the current operation: uvicorn logs "Exception in ASGI
             # application" right after this, in this same task, and that line must carry
             # the id. uvicorn runs each request in its own task with its own copy of the
             # context, so it cannot leak into another request.
             op.stay_current()
-            if not complete:
-                finish(exc)
+            if not exchange.complete:
+                exchange.finish(exc)
             if self.stopping and isinstance(exc, asyncio.CancelledError):
                 # The server cut this request at its graceful-shutdown timeout (and said so
                 # in one line): it is recorded as cancelled; re-raising would only add an
                 # "Exception in ASGI application" traceback for something that is no bug.
                 return
             raise
-        if not complete:
-            finish(None)  # no response, or the client went away before the last chunk
+        if not exchange.complete:
+            exchange.finish(None)  # no response, or the client went away before the last chunk
+
+
+class _Exchange:
+    """One request's passage through the wrapper: the app's ``send`` and ``receive``, and its end."""
+
+    __slots__ = ("_receive", "_rid_header", "_root_path", "_scope", "_send", "complete", "disconnected", "op")
+
+    def __init__(
+        self,
+        op: HttpRequest,
+        scope: Scope | None,
+        root_path: str,
+        send: Send,
+        receive: Receive,
+        rid_header: tuple[bytes, bytes],
+    ) -> None:
+        self.op = op
+        self._scope = scope  # None: the route is final already (a monitoring endpoint)
+        self._root_path = root_path
+        self._send = send
+        self._receive = receive
+        self._rid_header = rid_header
+        self.complete = False  # the last body message went out; the request is recorded
+        self.disconnected = False
+
+    def finish(self, error: BaseException | None) -> None:
+        """Exactly once per request: at the last body message, else when the app returns or raises."""
+        op = self.op
+        outcome: Outcome
+        status = op.status
+        if self.complete:
+            outcome = "error" if status >= 500 or op.inner_error else "success"
+        elif self.disconnected:
+            status, outcome = CLIENT_CLOSED, "client_closed"
+        elif error is None:
+            outcome = "error" if not status or status >= 500 or op.inner_error else "success"
+            status = status or 500  # the app returned without answering; the server sends a 500
+        elif isinstance(error, Exception):
+            status, outcome = status or 500, "error"  # a status line already sent stays
+        elif isinstance(error, asyncio.CancelledError):
+            status, outcome = status or SERVER_CANCELLED, "cancelled"  # the server stopped it
+        else:
+            status, outcome = status or CLIENT_CLOSED, "client_closed"
+        op.status = status
+        scope = self._scope
+        if scope is not None:
+            # The template the router actually used (RouteResolver.final, inlined).
+            route = scope.get("route")
+            if route is not None and scope.get("root_path", "") == self._root_path:
+                fmt = getattr(route, "path_format", None)
+                if isinstance(fmt, str):
+                    op.route = fmt
+            # else no router ran (404, plain ASGI app) or a Mount rewrote the scope: the
+            # prematch (``op.route`` until now) knows more
+        op.end(error, outcome=outcome)
+
+    async def send(self, message: Message) -> None:
+        mtype = message["type"]
+        if mtype == "http.response.body":
+            op = self.op
+            if op.ttfb_s is None:
+                op.ttfb_s = perf_counter() - op.start
+            if not message.get("more_body", False) and not self.complete:
+                await self._send(message)
+                # Record now, not when the app returns: Starlette tears down its stream
+                # task group after this, and a scrape sent right after the last chunk
+                # must already see the request.
+                self.complete = True
+                self.finish(None)
+                return
+        elif mtype == "http.response.start":
+            self.op.status = message["status"]
+            headers = message.get("headers", ())
+            if type(headers) is not list:
+                headers = [*headers]  # any iterable (read once)
+            for key, _ in headers:
+                if len(key) == _HEADER_LEN and key.lower() == _HEADER:
+                    break  # the app set its own id: keep it, never send two
+            else:
+                message = {**message}  # the app's message and its list stay as they were
+                message["headers"] = [*headers, self._rid_header]
+        await self._send(message)
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.disconnect" and not self.complete:
+            self.disconnected = True
+        return message

@@ -136,7 +136,7 @@ class RouteResolver:
             compiled = self._compiled = _Compiled(routes)
             self._routes = routes
             self._cache.clear()
-        key = (method, route_path(scope))
+        key = (method, route_path(scope) if scope.get("root_path") else scope["path"])
         found = self._cache.get(key)
         if found is None:
             if len(self._cache) >= _CACHE_SIZE:
