@@ -19,6 +19,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from .servers import free_port
+from .tls import Certs
 
 
 @dataclass
@@ -142,8 +143,17 @@ class SmtpServer:
 
 
 @contextlib.contextmanager
-def smtp_server(credentials: tuple[str, str] | None = None) -> Iterator[SmtpServer]:
-    """Run an aiosmtpd server on a free loopback port; with ``credentials``, AUTH is offered and checked."""
+def smtp_server(
+    credentials: tuple[str, str] | None = None,
+    *,
+    starttls: Certs | None = None,
+    implicit_tls: Certs | None = None,
+) -> Iterator[SmtpServer]:
+    """Run an aiosmtpd server on a free loopback port; with ``credentials``, AUTH is offered and checked.
+
+    ``starttls``: the server offers STARTTLS with these certificates and takes AUTH and mail only after it
+    (587-style). ``implicit_tls``: the connection is TLS from the first byte (465-style).
+    """
     inbox: list[Mail] = []
     port = free_port()
     server = SmtpServer("127.0.0.1", port, inbox)
@@ -156,8 +166,13 @@ def smtp_server(credentials: tuple[str, str] | None = None) -> Iterator[SmtpServ
                 server.logins.append(data.login.decode())
             return AuthResult(success=ok)
 
-        # a loopback test server has no certificate: allow AUTH without TLS here only
-        kwargs = {"authenticator": authenticator, "auth_require_tls": False}
+        # without a certificate, allow AUTH in the clear (loopback tests only); under implicit TLS,
+        # aiosmtpd does not see the TLS it runs in, so its own STARTTLS check must be off there too
+        kwargs = {"authenticator": authenticator, "auth_require_tls": starttls is not None}
+    if starttls is not None:
+        kwargs |= {"tls_context": starttls.server_context(), "require_starttls": True}
+    if implicit_tls is not None:
+        kwargs["ssl_context"] = implicit_tls.server_context()
     controller = Controller(_Handler(inbox), hostname="127.0.0.1", port=port, **kwargs)
     controller.start()
     try:

@@ -119,16 +119,16 @@ class EmailSender:
         assert conf.smtp_host is not None and conf.from_address is not None
         msg = email_message(n, self._ctx, sender=conf.from_address, recipients=conf.recipients, test=test)
         try:
+            # certificate and host name are always checked; ca_file swaps the system's CAs for a private one
+            context = ssl.create_default_context(cafile=conf.ca_file)
             smtp: smtplib.SMTP
             if conf.tls_mode == "ssl":
-                smtp = smtplib.SMTP_SSL(
-                    conf.smtp_host, conf.smtp_port, timeout=conf.timeout, context=ssl.create_default_context()
-                )
+                smtp = smtplib.SMTP_SSL(conf.smtp_host, conf.smtp_port, timeout=conf.timeout, context=context)
             else:
                 smtp = smtplib.SMTP(conf.smtp_host, conf.smtp_port, timeout=conf.timeout)
             with smtp:
                 if conf.tls_mode == "starttls":
-                    smtp.starttls(context=ssl.create_default_context())
+                    smtp.starttls(context=context)
                 if conf.username and conf.password is not None:
                     smtp.login(conf.username, conf.password.get_secret_value())
                 smtp.send_message(msg)

@@ -297,6 +297,19 @@ class ChannelConfig(AlertTimingOverrides):
     retries: int = Field(default=3, ge=0, le=20)
 
 
+def _check_ca_file(value: str | None) -> str | None:
+    if value is None:
+        return None
+    import ssl
+
+    try:
+        ssl.create_default_context(cafile=value)
+    except OSError as exc:  # ssl.SSLError is an OSError too
+        reason = exc.strerror or getattr(exc, "reason", None) or exc
+        raise ValueError(f"cannot load CA certificates from {value!r} ({reason})") from None
+    return value
+
+
 def _tls_mode(port: int, host: str | None) -> Literal["starttls", "ssl", "none"]:
     if port == 465:
         return "ssl"
@@ -316,6 +329,11 @@ class EmailConfig(ChannelConfig):
     recipients: tuple[EmailAddress, ...] = ()
     tls: Literal["starttls", "ssl", "none"] | None = Field(
         default=None, description="default: ssl on port 465, none for a localhost relay, else starttls"
+    )
+    ca_file: Annotated[str | None, AfterValidator(_check_ca_file)] = Field(
+        default=None,
+        description="PEM file of the CA(s) that signed the SMTP server's certificate, trusted instead of "
+        "the system's (a private CA); the host name is still checked",
     )
 
     @property
