@@ -164,7 +164,8 @@ def smtp_server(
             ok = (data.login.decode(), data.password.decode()) == credentials
             if ok:
                 server.logins.append(data.login.decode())
-            return AuthResult(success=ok)
+            # handled=False: aiosmtpd then answers a refusal with 535 (True would leave the client hanging)
+            return AuthResult(success=ok, handled=False)
 
         # without a certificate, allow AUTH in the clear (loopback tests only); under implicit TLS,
         # aiosmtpd does not see the TLS it runs in, so its own STARTTLS check must be off there too

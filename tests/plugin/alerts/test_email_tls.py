@@ -91,6 +91,14 @@ def test_host_name_is_checked_against_the_certificate(certs: Certs) -> None:
 
 
 @pytest.mark.slow
+def test_wrong_password_over_tls_is_reported_without_it(certs: Certs) -> None:
+    with smtp_server(("alerts@example.com", PASSWORD), starttls=certs) as smtp:
+        reason = _send(_email(smtp, "starttls", certs.ca_file, password="not-" + PASSWORD))
+        assert smtp.logins == [] and smtp.inbox == []
+    assert reason == "SMTP login refused (535)"
+
+
+@pytest.mark.slow
 def test_server_without_starttls_gets_no_password(certs: Certs) -> None:
     with smtp_server(("alerts@example.com", PASSWORD)) as smtp:
         reason = _send(_email(smtp, "starttls", certs.ca_file))
