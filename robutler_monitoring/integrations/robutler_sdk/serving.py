@@ -61,3 +61,23 @@ def sdk_app(obj: Any) -> ASGIApp | None:
         served: ASGIApp = server.app
         return served
     return None
+
+
+def health_fields() -> dict[str, Any]:
+    """What the SDK's own ``/health`` tells about the served agents, for monitoring's health documents.
+
+    Empty when no SDK server is served in this process (a plain ASGI app or the demo).
+    """
+    if not _served:
+        return {}
+    from importlib import metadata
+
+    try:
+        version = metadata.version(_SDK)
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    return {
+        "agents_count": sum(len(getattr(s, "static_agents", None) or {}) for s in _served),
+        "dynamic_agents_enabled": any(getattr(s, "dynamic_agents", None) is not None for s in _served),
+        "sdk_version": version,
+    }

@@ -10,6 +10,7 @@ from typing import Any
 
 from ...api.health import HealthCheck, HealthRegistry, worst
 from ...events import EventBus, HealthChange
+from ...integrations.robutler_sdk.serving import health_fields as sdk_health_fields
 from ..config.schema import HealthChecksConfig
 from .builtin import Readiness, builtin_checks
 from .runner import CheckRunner
@@ -63,7 +64,7 @@ class HealthReporter:
 
     def liveness(self) -> tuple[int, dict[str, Any]]:
         """200 while the process serves; checks nothing."""
-        return 200, {"status": "pass"}
+        return 200, {"status": "pass", **sdk_health_fields()}
 
     def ready(self) -> tuple[int, dict[str, Any]]:
         """200 when this worker takes traffic, 503 while starting or draining."""
@@ -84,7 +85,7 @@ class HealthReporter:
         status = worst([e["status"] for entries in checks.values() for e in entries])
         if self._bus is not None:
             self._publish(checks, status)
-        doc = {"status": status, **self._head, "checks": checks}
+        doc = {"status": status, **self._head, **sdk_health_fields(), "checks": checks}
         return (503 if status == "fail" else 200), doc
 
     def _publish(self, checks: dict[str, list[dict[str, Any]]], overall: str) -> None:

@@ -89,3 +89,23 @@ def test_sdk_objects_are_recognised_by_any_base_class_without_importing_the_sdk(
     mine = type("MonitoredAgent", (base,), {"__module__": "my_agents"})
     assert is_sdk_object(mine()) and is_sdk_object([mine(), base()])
     assert not is_sdk_object(object()) and not is_sdk_object([]) and not is_sdk_object([mine(), 1])
+
+
+@pytest.mark.slow
+def test_health_keeps_status_and_adds_the_sdk_fields(tmp_path: Path) -> None:
+    from importlib import metadata
+
+    (tmp_path / "two_agents.py").write_text(
+        "from robutler.agents.core.base_agent import BaseAgent\n"
+        'agents = [BaseAgent(name="one", instructions="a"), BaseAgent(name="two", instructions="b")]\n'
+    )
+    with robutler_serve(
+        "two_agents:agents", "--app-dir", str(tmp_path), tmp_path=tmp_path, timeout=90
+    ) as server:
+        health = httpx.get(f"{server.base_url}/health", timeout=10)
+        detailed = httpx.get(f"{server.base_url}/health/detailed", timeout=30).json()
+    sdk = {"agents_count": 2, "dynamic_agents_enabled": False, "sdk_version": metadata.version("robutler")}
+    assert health.status_code == 200
+    assert health.json() == {"status": "pass", **sdk}
+    assert {key: detailed[key] for key in sdk} == sdk
+    assert detailed["status"] == "pass" and "checks" in detailed
