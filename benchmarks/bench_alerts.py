@@ -24,7 +24,7 @@ from prometheus_client import CollectorRegistry
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_middleware import _scope, make_app
+from bench_middleware import _drive, make_app
 
 from robutler_monitoring.events import EventBus
 from robutler_monitoring.host.settings import ServeSettings
@@ -37,23 +37,6 @@ from robutler_monitoring.plugin.runtime import Runtime
 
 REQUESTS = 40_000
 ROUNDS = 7
-
-
-async def _drive(app: Any, n: int) -> float:
-    """Seconds per request, calling the app directly through the ASGI interface."""
-    scope_base = _scope("/items/42", [(b"host", b"bench"), (b"user-agent", b"bench")])
-    request = {"type": "http.request", "body": b"", "more_body": False}
-
-    async def receive() -> Any:
-        return request
-
-    async def send(message: Any) -> None:
-        return None
-
-    start = time.perf_counter()
-    for _ in range(n):
-        await app(dict(scope_base), receive, send)
-    return (time.perf_counter() - start) / n
 
 
 def _wrapped(state_dir: str | None) -> tuple[Any, Runtime]:

@@ -38,6 +38,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from bench_middleware import _drive
 
 from robutler_monitoring.events import EventBus
 from robutler_monitoring.plugin.http.middleware import MonitoringMiddleware
@@ -94,39 +97,6 @@ def variants() -> dict[str, Callable[[], tuple[Any, Callable[[], None]]]]:
         return MonitoringMiddleware(TraceContextMiddleware(make_app(), recorder), bus=bus), processor.shutdown
 
     return {"bare": bare, "otel-asgi": otel_asgi, "ops": ops, "tracing": tracing}
-
-
-def _scope() -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/items/42",
-        "raw_path": b"/items/42",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"bench"), (b"user-agent", b"bench")],
-        "client": ("127.0.0.1", 5000),
-        "server": ("127.0.0.1", 8000),
-    }
-
-
-async def _drive(app: Any, n: int) -> float:
-    base = _scope()
-    request = {"type": "http.request", "body": b"", "more_body": False}
-
-    async def receive() -> Any:
-        return request
-
-    async def send(message: Any) -> None:
-        return None
-
-    start = time.perf_counter()
-    for _ in range(n):
-        await app(dict(base), receive, send)
-    return (time.perf_counter() - start) / n
 
 
 def measure() -> dict[str, float]:
