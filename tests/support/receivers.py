@@ -12,13 +12,12 @@ from dataclasses import dataclass, field
 from email import message_from_bytes
 from email import policy as email_policy
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from .servers import free_port
+from .servers import QuietHandler, free_port, run_http_handler
 from .tls import Certs
 
 
@@ -59,7 +58,7 @@ def webhook_receiver(mode: str = "ok", hang_s: float = 30.0) -> Iterator[Webhook
     receiver = WebhookReceiver(f"http://127.0.0.1:{port}", mode=mode, hang_s=hang_s)
     stop = threading.Event()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length") or 0)
             raw = self.rfile.read(length)
@@ -77,19 +76,11 @@ def webhook_receiver(mode: str = "ok", hang_s: float = 30.0) -> Iterator[Webhook
             self.end_headers()
             self.wfile.write(b"{}")
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield receiver
-    finally:
-        stop.set()
-        server.shutdown()
-        server.server_close()
+    with run_http_handler(Handler, port):
+        try:
+            yield receiver
+        finally:
+            stop.set()
 
 
 def refused_url() -> str:

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,28 @@ class ServeProcess:
     def stop(self, timeout: float = 15.0) -> int:
         """Stop the server as Ctrl-C would and return its exit code."""
         return interrupt(self.proc, timeout)
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler that writes no access lines to stderr."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def run_http_handler(handler: type[BaseHTTPRequestHandler], port: int) -> Iterator[None]:
+    """Serve ``handler`` on ``127.0.0.1:port`` in a thread (one thread per request) until the block ends."""
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
 
 
 def interrupt(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> int:

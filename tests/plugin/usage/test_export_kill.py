@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cloudevents import CloudEventsReceiver
 from tests.support.polling import wait_until
-from tests.support.receiver import CloudEventsReceiver
 
 ROUNDS = 20
 ROOT = Path(__file__).resolve().parents[3]

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.cloudevents import CloudEventsReceiver
 from tests.support.polling import wait_until
-from tests.support.receiver import CloudEventsReceiver
 from tests.support.servers import free_port, robutler_command, wait_for_port
 
 ROUNDS = 6  # each round starts a server; the producer-process test runs 20 rounds
