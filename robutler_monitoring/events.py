@@ -118,6 +118,7 @@ class Operation:
         "_start_ns",
         "_token",
         "agent",
+        "caller",
         "duration_s",
         "error",
         "error_type",
@@ -133,6 +134,9 @@ class Operation:
 
     request_id: str | None
     agent: str | None
+    #: who the work is done for (a user or peer id), when known; inherited like ``agent``.
+    #: Usage records carry it; it is never a metric label.
+    caller: str | None
 
     def __init__(
         self,
@@ -151,6 +155,7 @@ class Operation:
             request_id if request_id is not None or parent is None else parent.request_id
         )
         self.agent: str | None = agent if agent is not None or parent is None else parent.agent
+        self.caller = None if parent is None else parent.caller
         self.start = _perf_counter()  #: monotonic start, for durations
         self._start_ns: int | None = None  # derived from ``start`` when first read
         self.duration_s: float | None = None
@@ -299,6 +304,7 @@ class HttpRequest(Operation):
         self.parent = parent
         self.request_id = request_id
         self.agent = None if parent is None else parent.agent
+        self.caller = None if parent is None else parent.caller
         self.start = _perf_counter()
         self._start_ns = None
         self.duration_s = None
@@ -623,6 +629,7 @@ def record_llm_call(
     provider: str | None = None,
     response_model: str | None = None,
     agent: str | None = None,
+    caller: str | None = None,
     error: BaseException | None = None,
     error_type: str | None = None,
     outcome: Outcome | None = None,
@@ -631,7 +638,8 @@ def record_llm_call(
     """Record an LLM call that already happened (integrations that learn of it afterwards).
 
     It is published as an operation that started ``duration_s`` ago and ends now,
-    inside the current operation (the agent run, the request).
+    inside the current operation (the agent run, the request). ``caller`` (a user or
+    peer id) goes on its usage record; by default it is the current operation's.
 
     >>> bus = EventBus()
     >>> tokens = []
@@ -643,6 +651,8 @@ def record_llm_call(
     call = LLMCall(model, provider=provider, streaming=streaming, bus=bus)
     if agent is not None:
         call.agent = agent
+    if caller is not None:
+        call.caller = caller
     _backdate(call, duration_s)
     call.set_usage(
         input_tokens=input_tokens,
@@ -665,6 +675,7 @@ def record_tool_call(
     call_id: str | None = None,
     pricing: Mapping[str, Any] | None = None,
     agent: str | None = None,
+    caller: str | None = None,
     error: BaseException | None = None,
     error_type: str | None = None,
     outcome: Outcome | None = None,
@@ -674,6 +685,8 @@ def record_tool_call(
     call = ToolCall(name, call_id=call_id, bus=bus)
     if agent is not None:
         call.agent = agent
+    if caller is not None:
+        call.caller = caller
     call.pricing = pricing
     _backdate(call, duration_s)
     call.begin()

@@ -16,6 +16,9 @@
   each, with the error type (the SDK turns an exception into ``"Tool execution error"``
   text) and any pricing the tool returned as ``(result, usage)``.
 
+LLM and tool calls carry the caller the SDK knows: ``context.auth.user_id`` of the
+request's SDK context (its auth skill sets it once it verified the caller).
+
 Everything goes to the event bus, so SDK agents and the demo fill the same series.
 Imported only when SDK agents are served (the SDK takes seconds to import).
 """
@@ -24,14 +27,18 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
-from ...events import AgentRun, EventBus, LLMCall, ToolCall
+from ...events import AgentRun, EventBus, LLMCall, Operation, ToolCall
 
-__all__ = ["instrument_agent", "instrument_server", "usage_of"]
+Op = TypeVar("Op", bound=Operation)
+
+__all__ = ["instrument_agent", "instrument_server", "sdk_caller", "usage_of"]
 
 _MARK = "_robutler_monitoring_instrumented"
+_CONTEXT_MODULE = "robutler.server.context.context_vars"
 
 
 def _get(obj: Any, key: str) -> Any:
@@ -63,6 +70,24 @@ def usage_of(response: Any) -> dict[str, int | None] | None:
         "cache_write_tokens": _int(cache_write),
         "reasoning_tokens": _int(_get(completion_details, "reasoning_tokens")),
     }
+
+
+def sdk_caller() -> str | None:
+    """``context.auth.user_id`` of the current SDK request context, when an auth skill set it."""
+    module = sys.modules.get(_CONTEXT_MODULE)  # loaded by the SDK's server; never imported here
+    if module is None:
+        return None
+    context = module.get_context()
+    auth = getattr(context, "auth", None) if context is not None else None
+    user = _get(auth, "user_id") if auth is not None else None
+    return str(user)[:256] if user else None
+
+
+def _with_caller(op: Op) -> Op:
+    caller = sdk_caller()
+    if caller is not None:
+        op.caller = caller
+    return op
 
 
 def _int(value: Any) -> int | None:
@@ -107,7 +132,7 @@ def _instrument_llm(skill: Any, bus: EventBus | None) -> None:
 
     @functools.wraps(complete)
     async def chat_completion(*args: Any, **kwargs: Any) -> Any:
-        call = LLMCall(_model_of(skill, kwargs), streaming=False, bus=bus).begin()
+        call = _with_caller(LLMCall(_model_of(skill, kwargs), streaming=False, bus=bus)).begin()
         try:
             response = await complete(*args, **kwargs)
         except BaseException as exc:
@@ -122,7 +147,7 @@ def _instrument_llm(skill: Any, bus: EventBus | None) -> None:
 
         @functools.wraps(stream)
         async def chat_completion_stream(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
-            call = LLMCall(_model_of(skill, kwargs), streaming=True, bus=bus).begin()
+            call = _with_caller(LLMCall(_model_of(skill, kwargs), streaming=True, bus=bus)).begin()
             source = stream(*args, **kwargs)
             try:
                 async for chunk in source:
@@ -161,7 +186,7 @@ def _tool_wrapper(name: str, func: Callable[..., Any], bus: EventBus | None) -> 
 
         @functools.wraps(func)
         async def run_async(*args: Any, **kwargs: Any) -> Any:
-            call = ToolCall(name, bus=bus).begin()
+            call = _with_caller(ToolCall(name, bus=bus)).begin()
             try:
                 result = await func(*args, **kwargs)
             except BaseException as exc:
@@ -174,7 +199,7 @@ def _tool_wrapper(name: str, func: Callable[..., Any], bus: EventBus | None) -> 
 
     @functools.wraps(func)
     def run_sync(*args: Any, **kwargs: Any) -> Any:
-        call = ToolCall(name, bus=bus).begin()
+        call = _with_caller(ToolCall(name, bus=bus)).begin()
         try:
             result = func(*args, **kwargs)
         except BaseException as exc:

@@ -32,7 +32,7 @@ from ..secrets import mask_url
 from .engine import Notification
 from .export import left_out, prometheus_rule, rule_groups, to_yaml
 from .payloads import AlertContext
-from .rules import AlertPlan, build_plan
+from .rules import AlertPlan, alerted_budgets, build_plan
 from .senders import make_sender
 from .service import channel_problem, monitoring_paths
 
@@ -73,7 +73,9 @@ def _plan(cfg: MonitoringConfig) -> tuple[AlertPlan, AlertContext]:
         instance = httpx.URL(base).netloc.decode()
     else:
         instance, base = socket.gethostname(), DEFAULT_URL
-    plan = build_plan(cfg.alerts, instance=instance, service=cfg.tracing.service_name)
+    plan = build_plan(
+        cfg.alerts, instance=instance, service=cfg.tracing.service_name, budgets=alerted_budgets(cfg)
+    )
     ctx = AlertContext(
         cfg.tracing.service_name, instance, base, cfg.health_checks.detailed_endpoint, cfg.alerts.endpoint
     )

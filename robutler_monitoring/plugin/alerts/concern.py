@@ -34,9 +34,11 @@ class AlertsConcern(Concern):
         return cfg.alerts.enabled
 
     def startup_lines(self, rt: Runtime) -> list[str]:
-        from .rules import build_plan
+        from .rules import alerted_budgets, build_plan
 
-        plan = build_plan(rt.cfg.alerts, instance="-", service=rt.cfg.tracing.service_name)
+        plan = build_plan(
+            rt.cfg.alerts, instance="-", service=rt.cfg.tracing.service_name, budgets=alerted_budgets(rt.cfg)
+        )
         if not plan.channels:
             return []
         lock = "  (bearer token required)" if rt.auth_token else ""

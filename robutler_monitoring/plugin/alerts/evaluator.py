@@ -25,6 +25,7 @@ from .metrics import AlertMetrics
 from .payloads import AlertContext
 from .rules import AlertPlan, Rule
 from .senders import make_sender
+from .spend import BUDGET_KINDS, observe_budget, read_spend
 from .state import EvaluatorLock, StatePaths, read_json, read_silences, write_json
 from .window import Counts, History, error_ratio, p95_ms, read_counts
 
@@ -124,6 +125,7 @@ class Evaluator:
     async def _observe(self, now: float) -> dict[str, Observation]:
         out: dict[str, Observation] = {}
         health_status: str | None = None
+        spend: dict[str, float] | None = None
         for rule in self.plan.rules:
             last = self._last_eval.get(rule.name)
             if last is not None and now - last < rule.interval - 0.5 * self.plan.interval:
@@ -136,6 +138,13 @@ class Evaluator:
                 out[rule.name] = Observation(health_status == "fail", 1.0 if health_status == "fail" else 0.0)
             elif rule.kind == "burn":
                 out[rule.name] = self._burn(rule, now)
+            elif rule.kind in BUDGET_KINDS:
+                if spend is None:
+                    spend = await asyncio.to_thread(lambda: read_spend(self._registry_source()))
+                seen = observe_budget(rule, spend)
+                if seen is None:
+                    continue  # no worker has read today's totals yet
+                out[rule.name] = seen
             else:
                 grown = self.history.increase(now, rule.window)
                 if rule.kind == "error":

@@ -5,6 +5,11 @@ time-to-first-byte histogram, monitoring endpoints left out), the same window, `
 ``min_requests``, names, severity and annotations; grouped by ``job`` and ``instance`` so
 one rule file serves a fleet. The ``health`` rule has no metric to stand on (Prometheus
 would probe ``/health/detailed`` with a blackbox exporter), so it is left out, and said so.
+
+Budget rules compare ``robutler_budget_spent`` (today's spend since midnight UTC, which the
+server works out from its day totals) with the rule's threshold, as the in-process rules
+do. ``increase(robutler_llm_cost_usd_total[1d])`` would be a rolling 24 hours instead, and
+would restart at 0 with the server, so it is not used.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import yaml
 
 from ..config.schema import format_duration
 from .rules import AlertPlan, Rule
+from .spend import BUDGET_KINDS, SPENT
 
 REQUESTS = "robutler_http_requests_total"
 TTFB_BUCKET = "robutler_http_time_to_first_byte_seconds_bucket"
@@ -39,6 +45,9 @@ def _selector(*matchers: str) -> str:
 
 def rule_expr(rule: Rule, skip: tuple[str, ...]) -> str | None:
     """The PromQL of one rule (None for the health rule)."""
+    if rule.kind in BUDGET_KINDS:
+        budget = dict(rule.labels).get("budget", "")
+        return f'{SPENT}{{budget="{budget}"}} >= {rule.threshold:.10g}'
     routes = _route_filter(skip)
     window = format_duration(rule.window)
     if rule.kind == "error":
@@ -73,6 +82,8 @@ def _rule_doc(rule: Rule, skip: tuple[str, ...]) -> dict[str, Any] | None:
     if expr is None:
         return None
     where = "on {{ $labels.instance }}"
+    if rule.kind in BUDGET_KINDS:
+        return _budget_doc(rule, expr, where)
     if rule.kind == "burn":
         budget = 1 - rule.objective
         value = "{{ $value | humanizePercentage }}"
@@ -98,6 +109,21 @@ def _rule_doc(rule: Rule, skip: tuple[str, ...]) -> dict[str, Any] | None:
         "description": f"{rule.name}: {condition} over {format_duration(rule.window)}",
     }
     return doc
+
+
+def _budget_doc(rule: Rule, expr: str, where: str) -> dict[str, Any]:
+    spent = "${{ $value }}" if rule.unit == "usd" else "{{ $value }} tokens"
+    condition = rule.describe(None).replace("n/a", "spend")
+    return {
+        "alert": rule.name,
+        "expr": expr,
+        "labels": {"severity": rule.severity, "event": rule.event},
+        "annotations": {
+            "summary": f"budget {{{{ $labels.budget }}}}: {spent} spent today "
+            f"(threshold {rule.threshold_text()}) {where}",
+            "description": f"{rule.name}: {condition} (UTC day)",
+        },
+    }
 
 
 def rule_groups(plan: AlertPlan, skip: tuple[str, ...]) -> dict[str, Any]:

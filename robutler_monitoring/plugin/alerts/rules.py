@@ -7,6 +7,8 @@ so channels with the same threshold share one rule and two thresholds make two r
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 from urllib.parse import urlsplit
@@ -14,14 +16,16 @@ from urllib.parse import urlsplit
 from ..config.schema import (
     AlertmanagerConfig,
     AlertsConfig,
+    BudgetConfig,
     ChannelConfig,
     EmailConfig,
+    MonitoringConfig,
     WebhookConfig,
     format_duration,
 )
 from ..secrets import mask_capability_url, mask_url
 
-Kind = Literal["error", "latency", "health", "burn"]
+Kind = Literal["error", "latency", "health", "burn", "budget", "budget_exceeded"]
 ChannelKind = Literal["webhook", "apprise", "email", "alertmanager"]
 
 #: The config's event names -> the rule kind (``performance`` and ``performance_degradation`` are one).
@@ -36,18 +40,24 @@ _BASE_NAMES: dict[Kind, str] = {
     "latency": "SlowResponses",
     "health": "Unhealthy",
     "burn": "ErrorBudgetBurn",
+    "budget": "BudgetSoftLimit",
+    "budget_exceeded": "BudgetExceeded",
 }
 _SEVERITY: dict[Kind, str] = {
     "error": "critical",
     "latency": "warning",
     "health": "critical",
     "burn": "critical",
+    "budget": "warning",
+    "budget_exceeded": "critical",
 }
 _EVENT_NAME: dict[Kind, str] = {
     "error": "error",
     "latency": "performance_degradation",
     "health": "health",
     "burn": "slo",
+    "budget": "budget",
+    "budget_exceeded": "budget",
 }
 
 #: The Google SRE workbook's multiwindow, multi-burn-rate alerts: (name, burn rate, long
@@ -80,6 +90,8 @@ class Rule:
     short_window: float = 0.0  # burn rules: both windows must burn
     objective: float = 0.0  # burn rules: the availability objective (0.999)
     page: bool = True  # burn rules: False for the ticket pair (exported only)
+    unit: str = ""  # budget rules: usd or tokens
+    limit: float = 0.0  # budget rules: the daily limit (threshold: the spend that fires)
 
     @property
     def severity(self) -> str:
@@ -104,7 +116,20 @@ class Rule:
             return f"p95 response time {shown or f'{value:.0f} ms'} > {self.threshold:g} ms"
         if self.kind == "burn":
             return f"error budget burning {shown or f'{value:.1f}x'} > {self.threshold:g}x"
+        if self.kind in ("budget", "budget_exceeded"):
+            budget = dict(self.labels).get("budget", "?")
+            spent = shown or self.amount(value)
+            if self.kind == "budget_exceeded":
+                return f"budget {budget}: {spent} spent today >= its daily {self.amount(self.limit)}"
+            share = f"{100 * (self.threshold or 0) / self.limit:.3g}%" if self.limit else "?"
+            return f"budget {budget}: {spent} spent today >= {share} of its daily {self.amount(self.limit)}"
         return "detailed health is fail"
+
+    def amount(self, value: float | None) -> str:
+        """A budget amount as people read it: ``$4.2`` or ``80,000 tokens``."""
+        if value is None:
+            return "n/a"
+        return f"${value:,.4g}" if self.unit == "usd" else f"{value:,.0f} tokens"
 
     def threshold_text(self) -> str:
         """The threshold as people read it."""
@@ -112,6 +137,8 @@ class Rule:
             return "fail"
         if self.kind == "burn":
             return f"{self.threshold:g}x"
+        if self.kind in ("budget", "budget_exceeded"):
+            return self.amount(self.threshold)
         return _percent(self.threshold) if self.kind == "error" else f"{self.threshold:g} ms"
 
 
@@ -198,14 +225,22 @@ def shown_address(kind: ChannelKind, conf: ChannelConfig) -> str:
     return "?"
 
 
-def build_plan(cfg: AlertsConfig, *, instance: str, service: str) -> AlertPlan:
-    """The rules and channels of ``cfg``; ``instance`` and ``service`` become every rule's labels."""
+def build_plan(
+    cfg: AlertsConfig, *, instance: str, service: str, budgets: Sequence[BudgetConfig] = ()
+) -> AlertPlan:
+    """The rules and channels of ``cfg``; ``instance`` and ``service`` become every rule's labels.
+
+    ``budgets`` (``monitoring.usage.budgets`` when usage is on) add two rules each, for the
+    channels that list the ``budget`` event or list no events at all.
+    """
     keyed: dict[tuple[object, ...], Rule] = {}
     per_channel: list[tuple[str, ChannelKind, ChannelConfig, list[tuple[object, ...]]]] = []
     labels = (("service", service), ("instance", instance))
     for name, kind, conf in channel_configs(cfg):
         keys = []
         for event in dict.fromkeys(conf.events):
+            if event == "budget":
+                continue  # one pair of rules per budget, below
             rule = _rule_for(EVENT_KINDS[event], conf, cfg, labels)
             key: tuple[object, ...] = (rule.kind, rule.threshold, rule.window, rule.for_)
             key += (rule.min_requests, rule.interval)
@@ -216,6 +251,8 @@ def build_plan(cfg: AlertsConfig, *, instance: str, service: str) -> AlertPlan:
     rules = tuple(replace(rule, name=names[key]) for key, rule in keyed.items())
     burn = _burn_rules(cfg, labels) if cfg.slo.availability else ()
     rules += tuple(r for r in burn if r.page)
+    spend = budget_rules(budgets, labels, cfg.evaluation_interval)
+    rules += spend
     channels = tuple(
         Channel(
             name,
@@ -234,6 +271,12 @@ def build_plan(cfg: AlertsConfig, *, instance: str, service: str) -> AlertPlan:
                 Subscription(r.name, _repeat(kind, conf.repeat_interval or cfg.repeat_interval), True)
                 for r in burn
                 if r.page and "error" in conf.events
+            )
+            + tuple(
+                # one notice per incident (no reminders); Alertmanager still gets its re-posts
+                Subscription(r.name, _repeat(kind, math.inf), _or(conf.send_resolved, cfg.send_resolved))
+                for r in spend
+                if wants_budget_events(conf)
             ),
         )
         for name, kind, conf, keys in per_channel
@@ -260,6 +303,53 @@ def _burn_rules(cfg: AlertsConfig, labels: tuple[tuple[str, str], ...]) -> tuple
         )
         for i, (name, rate, long, short, _) in enumerate(SLO_BURN_PAIRS)
     )
+
+
+def alerted_budgets(cfg: MonitoringConfig) -> tuple[BudgetConfig, ...]:
+    """The budgets that get alert rules: ``monitoring.usage.budgets``, when usage is on."""
+    return cfg.usage.budgets if cfg.usage.enabled else ()
+
+
+def wants_budget_events(conf: ChannelConfig) -> bool:
+    """A channel gets ``budget`` alerts when it lists that event, or lists no events at all."""
+    return "budget" in conf.events or "events" not in conf.model_fields_set
+
+
+def budget_rules(
+    budgets: Sequence[BudgetConfig], labels: tuple[tuple[str, str], ...], interval: float
+) -> tuple[Rule, ...]:
+    """``BudgetSoftLimit`` (warning, at ``soft_share``) and ``BudgetExceeded`` (critical) per budget.
+
+    Named plainly for one budget, ``BudgetSoftLimit_<budget>`` when there are several. Each
+    fires while today's (UTC) spend is at or past its threshold, so it resolves at midnight UTC.
+    """
+    from ..usage.budget_names import budget_limit, budget_names, budget_unit
+
+    rules: list[Rule] = []
+    for budget, name in zip(budgets, budget_names(budgets), strict=True):
+        limit = budget_limit(budget)
+        extra = (("budget", name), ("agent", budget.agent), ("model", budget.model))
+        pair: tuple[tuple[Kind, float], ...] = (
+            ("budget", limit * budget.soft_share),
+            ("budget_exceeded", limit),
+        )
+        for kind, threshold in pair:
+            base = _BASE_NAMES[kind]
+            rules.append(
+                Rule(
+                    base if len(budgets) == 1 else f"{base}_{name}",
+                    kind,
+                    threshold,
+                    window=0.0,
+                    for_=0.0,
+                    min_requests=0,
+                    interval=interval,
+                    labels=labels + extra,
+                    unit=budget_unit(budget),
+                    limit=limit,
+                )
+            )
+    return tuple(rules)
 
 
 #: Alertmanager forgets an alert not re-posted within its resolve_timeout (5 min by default);

@@ -25,7 +25,7 @@ from .engine import Silence
 from .evaluator import Evaluator, HealthSource
 from .metrics import AlertMetrics
 from .payloads import AlertContext, iso, value_text
-from .rules import AlertPlan, build_plan
+from .rules import AlertPlan, alerted_budgets, build_plan
 from .state import StatePaths, read_json, read_silences, set_silence
 
 _JSON = b"application/json"
@@ -75,7 +75,9 @@ class AlertsService:
         instance, external = instance_of(cfg, settings)
         service = cfg.tracing.service_name
         self.cfg = cfg.alerts
-        self.plan: AlertPlan = build_plan(cfg.alerts, instance=instance, service=service)
+        self.plan: AlertPlan = build_plan(
+            cfg.alerts, instance=instance, service=service, budgets=alerted_budgets(cfg)
+        )
         self.ctx = AlertContext(
             service, instance, external, cfg.health_checks.detailed_endpoint, cfg.alerts.endpoint
         )

@@ -30,6 +30,7 @@ ALERT_EVENTS = {
     "performance": "the response time goes above threshold.response_time",
     "performance_degradation": "same as performance (the name the product docs use)",
     "health": "the detailed health check turns to fail",
+    "budget": "today's usage reaches a budget's soft_share, or its daily limit (monitoring.usage.budgets)",
 }
 
 _EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
@@ -79,7 +80,7 @@ HttpUrl = Annotated[str, AfterValidator(_check_http_url)]
 UrlPath = Annotated[str, AfterValidator(_check_path)]
 EmailAddress = Annotated[str, AfterValidator(_check_email)]
 OptionalSecret = Annotated[SecretStr | None, BeforeValidator(_blank_to_none)]
-AlertEvent = Literal["error", "performance", "performance_degradation", "health"]
+AlertEvent = Literal["error", "performance", "performance_degradation", "health", "budget"]
 
 
 class _Model(BaseModel):
@@ -462,6 +463,13 @@ class UsageExportConfig(_Model):
 class BudgetConfig(_Model):
     """One entry of ``monitoring.usage.budgets``: a daily (UTC) spend or token budget."""
 
+    name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="the `budget` label of its alerts and metrics (default: from agent and model)",
+    )
     agent: str = Field(default="*", min_length=1, description="agent name, or * for every agent together")
     model: str = Field(default="*", min_length=1, description="model name, or * for every model together")
     daily_usd: float | None = Field(default=None, gt=0)
@@ -502,11 +510,26 @@ class UsageConfig(_Model):
     )
     export: UsageExportConfig = UsageExportConfig()
     budgets: tuple[BudgetConfig, ...] = ()
+    caller_header: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$",
+        description="request header naming the caller (e.g. x-user-id), recorded as `caller`",
+    )
 
     @model_validator(mode="after")
     def _check_spool(self) -> UsageConfig:
         if (self.export.jsonl or self.export.http) and not self.spool_dir:
             raise ValueError("usage.export needs usage.spool_dir (records wait there until sent)")
+        if self.budgets and not self.spool_dir:
+            raise ValueError(
+                "usage.budgets needs usage.spool_dir (every worker adds today's spend there; "
+                "it survives restarts)"
+            )
+        from ..usage.budget_names import budget_names
+
+        budget_names(self.budgets)  # two budgets with one name are refused
         return self
 
 

@@ -1,10 +1,12 @@
-"""Daily budgets per agent and model: a warning at the soft share, optionally 429 past the cap.
+"""Daily budgets per agent and model: today's server-wide spend, and 429 past a hard cap.
 
-The writer thread adds each priced record to today's (UTC) spend of every budget it
-matches; crossing ``soft_share`` calls ``on_soft`` once a day per budget (a WARNING log
-line, and an alert event once alerting has landed); with ``hard: true`` the agent's new
-chat requests are answered 429 with ``Retry-After`` (seconds to UTC midnight) before the
-agent, and so the LLM, is called. Each worker process counts the spend it saw.
+Today's (UTC) spend of each budget is a cached number, read in the request path with
+no I/O. :class:`~.budget_sync.BudgetSync` sets it every second from the spool's day
+totals (every worker's committed records, kept across restarts); between two reads the
+writer thread adds this worker's own records at once. So a worker sees its own spend
+at once and the other workers' within about a second. With ``hard: true`` the agent's
+new chat requests are answered 429 with ``Retry-After`` (seconds to UTC midnight) before
+the agent, and so the LLM, is called.
 """
 
 from __future__ import annotations
@@ -12,100 +14,126 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ...host.types import ASGIApp, Receive, Scope, Send
 from ..config.schema import BudgetConfig
+from .budget_names import budget_limit, budget_names, budget_unit
+from .daytotals import DayTotal
 
-__all__ = ["BudgetGuard", "BudgetTracker"]
+__all__ = ["BudgetGuard", "BudgetState", "BudgetTracker"]
 
 _DAY = 86400
 
 
-def _day(now: float) -> int:
-    return int(now // _DAY)
+@dataclass(frozen=True, slots=True)
+class BudgetState:
+    """One budget and what was spent of it today."""
+
+    budget: BudgetConfig
+    name: str
+    unit: str  #: usd | tokens
+    limit: float
+    spent: float
+
+    @property
+    def soft_at(self) -> float:
+        """The spend at which the soft warning is due."""
+        return self.limit * self.budget.soft_share
+
+    def describe(self) -> str:
+        """``agent=support model=* daily $5``."""
+        limit = f"${self.limit:g}" if self.unit == "usd" else f"{self.limit:.0f} tokens"
+        return f"{self.name} (agent={self.budget.agent} model={self.budget.model} daily {limit})"
+
+
+def _day_of(ts: float) -> int:
+    return int(ts // _DAY)
+
+
+def _matches(budget: BudgetConfig, agent: str, model: str) -> bool:
+    return budget.agent in ("*", agent) and budget.model in ("*", model)
+
+
+def _amount(budget: BudgetConfig, tokens: float, cost: float) -> float:
+    return cost if budget.daily_usd is not None else tokens
 
 
 class BudgetTracker:
     """Today's spend against each budget.
 
-    >>> from robutler_monitoring.plugin.config.schema import BudgetConfig
-    >>> seen = []
+    >>> from robutler_monitoring.plugin.usage.daytotals import DayTotal
     >>> budget = BudgetConfig(agent="a", daily_tokens=100, hard=True)
-    >>> t = BudgetTracker([budget], on_soft=lambda b, s: seen.append(s))
+    >>> t = BudgetTracker([budget])
     >>> t.add({"type": "llm", "agent": "a", "model": "m", "total_tokens": 90, "cost_usd": None})
-    >>> seen, t.retry_after("a") is None
-    ([90.0], True)
-    >>> t.add({"type": "llm", "agent": "a", "model": "m", "total_tokens": 10, "cost_usd": None})
-    >>> t.retry_after("a") is not None
+    >>> t.retry_after("a") is None
     True
+    >>> t.refresh([DayTotal("a", "m", 3, 120, 0.0)], time.time())  # every worker's, from the spool
+    >>> t.retry_after("a") is not None, t.states()[0].spent
+    (True, 120.0)
     """
 
-    def __init__(
-        self,
-        budgets: Sequence[BudgetConfig],
-        *,
-        on_soft: Callable[[BudgetConfig, float], None] | None = None,
-        on_exceeded: Callable[[BudgetConfig, float], None] | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
+    def __init__(self, budgets: Sequence[BudgetConfig], *, clock: Callable[[], float] = time.time) -> None:
         self.budgets = tuple(budgets)
-        self._on_soft = on_soft
-        self._on_exceeded = on_exceeded
+        self.names = budget_names(self.budgets)
+        self._limits = tuple(budget_limit(b) for b in self.budgets)
+        self._hard = tuple(i for i, b in enumerate(self.budgets) if b.hard)
         self._clock = clock
         self._lock = threading.Lock()
-        self._day = _day(clock())
+        self._day = _day_of(clock())
         self._spent = [0.0] * len(self.budgets)
-        self._warned = [False] * len(self.budgets)
-        self._exceeded = [False] * len(self.budgets)
 
-    def _roll(self) -> None:
-        today = _day(self._clock())
+    def _roll(self) -> int:
+        today = _day_of(self._clock())
         if today != self._day:
             self._day = today
             self._spent = [0.0] * len(self.budgets)
-            self._warned = [False] * len(self.budgets)
-            self._exceeded = [False] * len(self.budgets)
+        return today
 
     def add(self, record: dict[str, Any]) -> None:
-        """Count one priced LLM record (writer thread)."""
+        """Count one of this worker's priced LLM records at once (writer thread)."""
         if record.get("type") != "llm" or not self.budgets:
             return
         agent, model = record.get("agent") or "", record.get("model") or ""
-        soft: list[tuple[BudgetConfig, float]] = []
-        exceeded: list[tuple[BudgetConfig, float]] = []
+        tokens, cost = float(record.get("total_tokens") or 0), float(record.get("cost_usd") or 0.0)
         with self._lock:
             self._roll()
             for i, budget in enumerate(self.budgets):
-                if budget.agent not in ("*", agent) or budget.model not in ("*", model):
-                    continue
-                if budget.daily_usd is not None:
-                    amount, limit = float(record.get("cost_usd") or 0.0), budget.daily_usd
-                else:
-                    amount, limit = float(record.get("total_tokens") or 0), float(budget.daily_tokens or 0)
-                spent = self._spent[i] = self._spent[i] + amount
-                if not self._warned[i] and spent >= limit * budget.soft_share:
-                    self._warned[i] = True
-                    soft.append((budget, spent))
-                if not self._exceeded[i] and spent >= limit:
-                    self._exceeded[i] = True
-                    exceeded.append((budget, spent))
-        for budget, spent in soft:
-            if self._on_soft is not None:
-                self._on_soft(budget, spent)
-        for budget, spent in exceeded:
-            if self._on_exceeded is not None:
-                self._on_exceeded(budget, spent)
+                if _matches(budget, agent, model):
+                    self._spent[i] += _amount(budget, tokens, cost)
+
+    def refresh(self, totals: Iterable[DayTotal], at: float) -> None:
+        """Set today's spend from every worker's day totals, read for the UTC day of ``at``."""
+        spent = [0.0] * len(self.budgets)
+        for row in totals:
+            for i, budget in enumerate(self.budgets):
+                if _matches(budget, row.agent, row.model):
+                    spent[i] += _amount(budget, float(row.tokens), float(row.cost_usd))
+        with self._lock:
+            if self._roll() == _day_of(at):
+                self._spent = spent
+
+    def states(self) -> list[BudgetState]:
+        """Every budget with today's spend."""
+        with self._lock:
+            self._roll()
+            spent = list(self._spent)
+        return [
+            BudgetState(b, name, budget_unit(b), limit, s)
+            for b, name, limit, s in zip(self.budgets, self.names, self._limits, spent, strict=True)
+        ]
 
     def retry_after(self, agent: str) -> int | None:
-        """Seconds until the agent's hard budgets reset, when one is spent; else None."""
-        with self._lock:
-            self._roll()
-            for i, budget in enumerate(self.budgets):
-                if budget.hard and self._exceeded[i] and budget.agent in ("*", agent):
-                    now = self._clock()
-                    return max(1, int((self._day + 1) * _DAY - now))
+        """Seconds until the agent's spent hard budgets reset (UTC midnight); else None. No I/O."""
+        now = self._clock()
+        if _day_of(now) != self._day:
+            return None  # a new day: nothing is spent yet (the writer or the sync rolls over)
+        spent = self._spent
+        for i in self._hard:
+            if spent[i] >= self._limits[i] and self.budgets[i].agent in ("*", agent):
+                return max(1, int((now // _DAY + 1) * _DAY - now))
         return None
 
 

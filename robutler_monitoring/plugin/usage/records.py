@@ -4,7 +4,7 @@ An LLM record::
 
     {"type": "llm", "id": "3f2a...c1-0", "index": 0, "server_request_id": "3f2a...c1",
      "request_id": "<client X-Request-ID or generated>", "trace_id": null, "timestamp": 1764566400.1,
-     "agent": "assistant", "model": "gpt-4o-mini", "provider": null, "prompt_tokens": 12,
+     "agent": "assistant", "caller": "u-42", "model": "gpt-4o-mini", "provider": null, "prompt_tokens": 12,
      "completion_tokens": 5, "total_tokens": 17, "cached_tokens": 0, "cache_write_tokens": 0,
      "reasoning_tokens": null, "streaming": false, "status": "success", "error_type": null,
      "duration_s": 0.31, "ttft_s": null, "cost_usd": 4.8e-06, "priced": true,
@@ -12,7 +12,8 @@ An LLM record::
 
 ``id`` is deterministic: the server-generated id of the request (never the client's
 ``X-Request-ID``, which retries reuse) and the record's index within that request, so a
-receiver that dedupes by ``id`` drops re-sent copies and only those. The cost fields are
+receiver that dedupes by ``id`` drops re-sent copies and only those. ``caller`` is who the call
+was for, when known (:mod:`.caller`), else null. The cost fields are
 filled later, by the writer thread (:mod:`.cost` is too slow for the request path).
 """
 
@@ -67,6 +68,7 @@ def _base(op: Operation, kind: str, trace: str | None) -> dict[str, Any]:
         "trace_id": trace,
         "timestamp": op.start_ns / 1e9 + (op.duration_s or 0.0),
         "agent": op.agent,
+        "caller": op.caller,
         "status": op.outcome,
         "error_type": op.error_type,
         "duration_s": op.duration_s,

@@ -7,7 +7,6 @@ The usage concern is a thin adapter around :class:`UsageService`; so is
 from __future__ import annotations
 
 import json
-import logging
 import threading
 from collections.abc import Callable
 from decimal import Decimal
@@ -16,9 +15,11 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from ...host.types import ASGIApp
-from ..config.schema import BudgetConfig, UsageConfig
+from ..config.schema import UsageConfig
 from ..metrics.registry import instruments_for
+from .budget_sync import BudgetMetrics, BudgetSync
 from .budgets import BudgetGuard, BudgetTracker
+from .caller import CallerResolver, CallerScope
 from .cost import ModelPrice, Pricer
 from .exporter import Exporter
 from .metrics import UsageMetrics
@@ -111,7 +112,12 @@ class UsageService:
             def spool_factory() -> Spool:
                 return Spool(spool_dir, sinks=names, max_records=max_records)
 
-        self.budgets = BudgetTracker(cfg.budgets, on_soft=_budget_warning, on_exceeded=_budget_exceeded)
+        self.budgets = BudgetTracker(cfg.budgets)
+        self.budget_sync: BudgetSync | None = None
+        if cfg.budgets and spool_factory is not None:  # the config wants a spool with budgets
+            metrics = instruments_for(registry, BudgetMetrics)
+            self.budget_sync = BudgetSync(self.budgets, spool_factory, metrics=metrics)
+        self.callers = CallerResolver(cfg.caller_header)
         self.recorder = UsageRecorder(
             Pricer(overrides, library=cfg.price_library),
             self.metrics,
@@ -132,10 +138,11 @@ class UsageService:
             )
 
     def wrap(self, app: ASGIApp) -> ASGIApp:
-        """The app behind the budget guard when a budget is hard (429 before the agent runs)."""
+        """The app behind the budget guard when a budget is hard (429 before the agent runs),
+        behind the wrapper that keeps the request's scope for the records' ``caller``."""
         if any(budget.hard for budget in self.cfg.budgets):
-            return BudgetGuard(app, self.budgets)
-        return app
+            app = BudgetGuard(app, self.budgets)
+        return CallerScope(app)
 
     def _sinks(self) -> list[Sink]:
         from ..logging.outputs import parse_size
@@ -165,17 +172,22 @@ class UsageService:
 
     def subscribe(self, bus: Any) -> None:
         """Subscribe the recorder to the LLM and tool operations of ``bus`` (an EventBus or a Runtime)."""
+        self.callers.subscribe(bus)  # first: the recorder reads the caller it finds
         self.recorder.subscribe(bus)
 
     def start(self) -> None:
         """Start the writer thread and, with a sink, the exporter."""
         self.recorder.start()
+        if self.budget_sync is not None:
+            self.budget_sync.start()
         if self.exporter is not None:
             self.exporter.start()
 
     def stop(self) -> None:
         """Write what is pending, stop the exporter (the spool keeps what is unsent)."""
         self.recorder.stop()
+        if self.budget_sync is not None:
+            self.budget_sync.stop()
         if self.exporter is not None:
             self.exporter.stop()
 
@@ -201,28 +213,6 @@ class UsageService:
             return
         records = list(self.recorder.recent)
         await _respond(send, 200, {"records": records, "count": len(records)})
-
-
-_log = logging.getLogger("robutler.monitoring.usage")
-
-
-def _budget_name(budget: BudgetConfig) -> str:
-    limit = f"${budget.daily_usd:g}" if budget.daily_usd is not None else f"{budget.daily_tokens} tokens"
-    return f"agent={budget.agent} model={budget.model} daily {limit}"
-
-
-def _budget_warning(budget: BudgetConfig, spent: float) -> None:
-    # The alert event `budget` goes through the alerting pipeline once that has landed.
-    _log.warning("budget: %s is %d%% spent today", _budget_name(budget), round(100 * spent / _limit(budget)))
-
-
-def _budget_exceeded(budget: BudgetConfig, spent: float) -> None:
-    what = "new requests get 429 until midnight UTC" if budget.hard else "soft budget: requests still served"
-    _log.warning("budget: %s exceeded today (%s)", _budget_name(budget), what)
-
-
-def _limit(budget: BudgetConfig) -> float:
-    return float(budget.daily_usd if budget.daily_usd is not None else budget.daily_tokens or 1)
 
 
 _metrics_lock = threading.Lock()

@@ -20,6 +20,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from . import daytotals
+
 __all__ = ["DB_NAME", "Spool", "SpoolStats"]
 
 DB_NAME = "usage.sqlite3"
@@ -72,7 +74,7 @@ class Spool:
         self._db = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a committed record survives power loss, too
-        for statement in _SCHEMA.strip().split(";"):
+        for statement in (_SCHEMA + daytotals.SCHEMA).strip().split(";"):
             if statement.strip():
                 self._db.execute(statement)
         for sink in self.sinks:
@@ -87,6 +89,7 @@ class Spool:
     def add(self, records: Iterable[dict[str, Any]]) -> int:
         """Store ``records`` in one transaction (an id already there is skipped); returns how many."""
         now = time.time()
+        records = list(records)
         rows = [(r["id"], now, json.dumps(r, separators=(",", ":"), default=str)) for r in records]
         if not rows:
             return 0
@@ -94,6 +97,7 @@ class Spool:
             before = self._db.total_changes
             self._db.executemany("INSERT OR IGNORE INTO records (id, created, body) VALUES (?, ?, ?)", rows)
             added = self._db.total_changes - before
+            daytotals.add_day_totals(self._db, records)  # budgets: today's spend, in the same transaction
             self._trim()
         return added
 
@@ -163,6 +167,18 @@ class Spool:
         row = self._db.execute("SELECT value FROM counters WHERE name = 'dropped'").fetchone()
         age = max(time.time() - oldest, 0.0) if oldest is not None else None
         return SpoolStats(count, age, row[0] if row else 0)
+
+    def day_totals(self, day: str) -> list[daytotals.DayTotal]:
+        """LLM totals of every agent and model on ``day`` (``YYYY-MM-DD``, UTC), from every worker."""
+        return daytotals.read_day_totals(self._db, day)
+
+    def claim_notice(self, day: str, budget: str, kind: str) -> bool:
+        """True for the one worker that is first to announce ``kind`` of ``budget`` on ``day``."""
+        return daytotals.claim_notice(self._db, day, budget, kind)
+
+    def prune_days(self, now: float) -> None:
+        """Forget day totals older than :data:`.daytotals.KEEP_DAYS`."""
+        daytotals.prune_days(self._db, now)
 
     def all_records(self) -> list[dict[str, Any]]:
         """Every record still in the spool (``robutler monitor usage --spool``)."""

@@ -1,74 +1,158 @@
-"""Budgets: a warning once at the soft share, 429 with Retry-After past a hard cap, a new day resets."""
+"""Budgets: today's spend is the server's (every worker's day totals), one warning, 429 past a hard cap."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import MutableMapping
+from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
 from robutler_monitoring.plugin.config.schema import BudgetConfig, UsageConfig
+from robutler_monitoring.plugin.usage.budget_sync import BudgetMetrics, BudgetSync
 from robutler_monitoring.plugin.usage.budgets import BudgetGuard, BudgetTracker
+from robutler_monitoring.plugin.usage.daytotals import DayTotal
+from robutler_monitoring.plugin.usage.spool import Spool
 
 DAY = 86400.0
 
 
-def _llm(agent: str, cost: float | None, tokens: int = 10, model: str = "gpt-4o") -> dict[str, Any]:
-    return {"type": "llm", "agent": agent, "model": model, "cost_usd": cost, "total_tokens": tokens}
-
-
 class _Clock:
     def __init__(self) -> None:
-        self.now = 100 * DAY + 3600.0  # 01:00 UTC
+        self.now = 20_000 * DAY + 3600.0  # 01:00 UTC
 
     def __call__(self) -> float:
         return self.now
 
 
-def test_soft_share_warns_once_and_hard_cap_blocks_until_midnight() -> None:
-    clock, soft, over = _Clock(), [], []
+def _llm(
+    agent: str, cost: float | None, tokens: int = 10, model: str = "gpt-4o", *, at: float, n: int = 0
+) -> dict[str, Any]:
+    return {
+        "type": "llm",
+        "id": f"{agent}-{at}-{n}",
+        "timestamp": at,
+        "agent": agent,
+        "model": model,
+        "cost_usd": cost,
+        "total_tokens": tokens,
+    }
+
+
+class _Worker:
+    """One serving process's share of budgets: its tracker, its spool connection, its sync."""
+
+    def __init__(self, spool_dir: Path, budgets: list[BudgetConfig], clock: _Clock, seen: list[str]) -> None:
+        self.tracker = BudgetTracker(budgets, clock=clock)
+        self.spool = Spool(str(spool_dir))
+        self.registry = CollectorRegistry()
+        self.sync = BudgetSync(
+            self.tracker,
+            lambda: self.spool,
+            metrics=BudgetMetrics(self.registry),
+            on_crossed=lambda st, kind: seen.append(f"{st.name}:{kind}:{st.spent:g}"),
+            clock=clock,
+        )
+
+    def serve(self, *records: dict[str, Any]) -> None:
+        """What the writer thread does: count its own records at once, commit them."""
+        for record in records:
+            self.tracker.add(record)
+        self.spool.add(records)
+
+
+def test_spend_is_every_workers_and_each_crossing_is_announced_once(tmp_path: Path) -> None:
+    clock, seen = _Clock(), list[str]()
     budget = BudgetConfig(agent="support", daily_usd=1.0, soft_share=0.8, hard=True)
-    tracker = BudgetTracker(
-        [budget], on_soft=lambda b, s: soft.append(s), on_exceeded=lambda b, s: over.append(s), clock=clock
-    )
-    tracker.add(_llm("support", 0.5))
-    tracker.add(_llm("research", 5.0))  # another agent: not this budget
-    assert (soft, tracker.retry_after("support")) == ([], None)
-    tracker.add(_llm("support", 0.35))
-    tracker.add(_llm("support", 0.05))
-    assert soft == [pytest.approx(0.85)] and over == []
-    tracker.add(_llm("support", 0.2))
-    assert over == [pytest.approx(1.1)]
-    assert tracker.retry_after("support") == 23 * 3600
-    assert tracker.retry_after("research") is None
+    a, b = (_Worker(tmp_path, [budget], clock, seen) for _ in range(2))
+    t = clock.now
+    a.serve(_llm("support", 0.5, at=t), _llm("research", 5.0, at=t))  # another agent: not this budget
+    b.serve(_llm("support", 0.35, at=t))
+    assert a.tracker.states()[0].spent == pytest.approx(0.5)  # its own, at once
+    assert b.tracker.retry_after("support") is None
+    for worker in (a, b):
+        worker.sync.sync(worker.spool)
+    assert [w.tracker.states()[0].spent for w in (a, b)] == [pytest.approx(0.85)] * 2
+    assert seen == ["support:soft:0.85"]  # one line for the server, not one per worker
+    assert b.registry.get_sample_value(
+        "robutler_budget_spent", {"budget": "support", "agent": "support", "model": "*", "unit": "usd"}
+    ) == pytest.approx(0.85)
+    assert b.registry.get_sample_value(
+        "robutler_budget_limit", {"budget": "support", "agent": "support", "model": "*", "unit": "usd"}
+    ) == pytest.approx(1.0)
+
+    a.serve(_llm("support", 0.2, at=t, n=1))
+    assert a.tracker.retry_after("support") == 23 * 3600  # its own spend: at once
+    assert b.tracker.retry_after("support") is None  # the other worker's: at its next sync
+    b.sync.sync(b.spool)
+    a.sync.sync(a.spool)
+    assert b.tracker.retry_after("support") == 23 * 3600
+    assert b.tracker.retry_after("research") is None
+    assert seen == ["support:soft:0.85", "support:exceeded:1.05"]
+
+    restarted = _Worker(tmp_path, [budget], clock, seen)  # a restart keeps today's spend
+    restarted.sync.sync(restarted.spool)
+    assert restarted.tracker.retry_after("support") == 23 * 3600
+    assert len(seen) == 2  # and does not announce it again
+
     clock.now += 23 * 3600  # midnight UTC: a new day
-    assert tracker.retry_after("support") is None
+    assert b.tracker.retry_after("support") is None
+    b.sync.sync(b.spool)
+    assert b.tracker.states()[0].spent == 0.0
+    assert b.registry.get_sample_value(
+        "robutler_budget_spent", {"budget": "support", "agent": "support", "model": "*", "unit": "usd"}
+    ) == pytest.approx(0.0)
 
 
 def test_token_budget_for_a_model_across_agents() -> None:
-    soft: list[float] = []
-    tracker = BudgetTracker(
-        [BudgetConfig(model="o3", daily_tokens=1_000)], on_soft=lambda b, s: soft.append(s)
-    )
-    tracker.add(_llm("a", None, 500, model="o3"))
-    tracker.add(_llm("b", None, 300, model="o3"))
-    tracker.add(_llm("b", None, 900, model="gpt-4o"))
-    assert soft == [800.0]
-    assert tracker.retry_after("a") is None  # not hard
+    clock = _Clock()
+    tracker = BudgetTracker([BudgetConfig(model="o3", daily_tokens=1_000, hard=True)], clock=clock)
+    totals = [
+        DayTotal("a", "o3", 2, 500, 0.0),
+        DayTotal("b", "o3", 1, 300, 0.0),
+        DayTotal("b", "x", 1, 900, 0),
+    ]
+    tracker.refresh(totals, clock.now)
+    (state,) = tracker.states()
+    assert (state.name, state.unit, state.spent) == ("o3", "tokens", 800.0)
+    tracker.refresh(totals, clock.now - DAY)  # yesterday's read, seen after midnight: ignored
+    assert tracker.states()[0].spent == 800.0
 
 
-def test_a_budget_needs_exactly_one_limit() -> None:
+def test_the_warning_line_is_kept(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    clock = _Clock()
+    tracker = BudgetTracker([BudgetConfig(agent="support", daily_tokens=100)], clock=clock)
+    spool = Spool(str(tmp_path))
+    spool.add([_llm("support", None, 85, at=clock.now)])
+    with caplog.at_level(logging.WARNING, logger="robutler.monitoring.usage"):
+        BudgetSync(tracker, lambda: spool, clock=clock).sync(spool)
+    assert caplog.messages == ["budget: support (agent=support model=* daily 100 tokens) is 85% spent today"]
+
+
+def test_budget_config_is_checked() -> None:
     with pytest.raises(ValidationError, match="exactly one of daily_usd or daily_tokens"):
-        UsageConfig.model_validate({"budgets": [{"agent": "a"}]})
+        UsageConfig.model_validate({"spool_dir": "/tmp/s", "budgets": [{"agent": "a"}]})
     with pytest.raises(ValidationError, match="exactly one"):
-        UsageConfig.model_validate({"budgets": [{"daily_usd": 1, "daily_tokens": 5}]})
+        UsageConfig.model_validate({"spool_dir": "/tmp/s", "budgets": [{"daily_usd": 1, "daily_tokens": 5}]})
+    with pytest.raises(ValidationError, match=r"usage\.budgets needs usage\.spool_dir"):
+        UsageConfig.model_validate({"budgets": [{"daily_usd": 1}]})
+    with pytest.raises(ValidationError, match="two budgets are named 'support'"):
+        UsageConfig.model_validate(
+            {
+                "spool_dir": "/tmp/s",
+                "budgets": [{"agent": "support", "daily_usd": 1}, {"name": "support", "daily_tokens": 9}],
+            }
+        )
 
 
 def test_guard_answers_429_before_the_agent_runs() -> None:
-    tracker = BudgetTracker([BudgetConfig(agent="support", daily_tokens=10, hard=True)])
-    tracker.add(_llm("support", None, 10))
+    clock = _Clock()
+    tracker = BudgetTracker([BudgetConfig(agent="support", daily_tokens=10, hard=True)], clock=clock)
+    tracker.add(_llm("support", None, 10, at=clock.now))
     reached: list[str] = []
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
@@ -92,5 +176,5 @@ def test_guard_answers_429_before_the_agent_runs() -> None:
     assert reached == ["/research/chat/completions", "/support"]
     assert sent[0]["status"] == 429
     headers = dict(sent[0]["headers"])
-    assert int(headers[b"retry-after"]) > 0
+    assert int(headers[b"retry-after"]) == 23 * 3600
     assert b"over its daily budget" in sent[1]["body"]

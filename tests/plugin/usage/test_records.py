@@ -59,6 +59,7 @@ def test_records_of_one_request_share_the_server_id_and_count_up(
         "trace_id": None,
         "timestamp": 0,
         "agent": "assistant",
+        "caller": None,
         "status": "success",
         "error_type": None,
         "duration_s": 0,

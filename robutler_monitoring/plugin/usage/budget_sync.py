@@ -1,0 +1,145 @@
+"""Every second, each worker reads today's totals from the spool: budgets, their gauges, one warning.
+
+The spend comes from the day totals every worker commits with its records
+(:mod:`.daytotals`), so it is the server's, and survives restarts. After each read the
+worker sets ``robutler_budget_spent`` (the numbers the ``budget`` alert rules and their
+exported Prometheus rules read) and logs the ``budget: ...`` WARNING when a budget
+crosses its soft share or its limit, once a day per server: the first worker to
+claim the notice in the spool logs it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Gauge
+
+from .budgets import BudgetState, BudgetTracker
+from .daytotals import utc_day
+from .spool import Spool
+
+__all__ = ["BudgetMetrics", "BudgetSync"]
+
+_log = logging.getLogger("robutler.monitoring.usage")
+
+
+class BudgetMetrics:
+    """``robutler_budget_spent`` and ``robutler_budget_limit``, by budget, agent, model and unit."""
+
+    LABELS = ("budget", "agent", "model", "unit")
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        # every worker sets the same server-wide number each second: the newest write counts
+        self.spent = Gauge(
+            "robutler_budget_spent",
+            "Today's (UTC) spend of each usage budget, server-wide: USD or tokens, as `unit` says.",
+            self.LABELS,
+            multiprocess_mode="mostrecent",
+            registry=registry,
+        )
+        self.limit = Gauge(
+            "robutler_budget_limit",
+            "The daily limit of each usage budget (USD or tokens, as `unit` says).",
+            self.LABELS,
+            multiprocess_mode="mostrecent",
+            registry=registry,
+        )
+
+    def show(self, states: list[BudgetState]) -> None:
+        """Set each budget's series."""
+        for st in states:
+            labels = (st.name, st.budget.agent, st.budget.model, st.unit)
+            self.spent.labels(*labels).set(st.spent)
+            self.limit.labels(*labels).set(st.limit)
+
+
+def log_crossing(state: BudgetState, kind: str) -> None:
+    """The ``budget: ...`` WARNING line (an alert event goes through alerting as well)."""
+    if kind == "soft":
+        share = round(100 * state.spent / state.limit) if state.limit else 100
+        _log.warning("budget: %s is %d%% spent today", state.describe(), share)
+        return
+    hard = state.budget.hard
+    what = "new requests get 429 until midnight UTC" if hard else "soft budget: requests still served"
+    _log.warning("budget: %s exceeded today (%s)", state.describe(), what)
+
+
+class BudgetSync:
+    """Refresh the tracker from the spool every ``interval`` seconds, in a thread of its own."""
+
+    def __init__(
+        self,
+        tracker: BudgetTracker,
+        spool_factory: Callable[[], Spool],
+        *,
+        metrics: BudgetMetrics | None = None,
+        interval: float = 1.0,
+        on_crossed: Callable[[BudgetState, str], None] = log_crossing,
+        on_error: Callable[[BaseException], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.tracker = tracker
+        self._spool_factory = spool_factory
+        self.metrics = metrics
+        self.interval = interval
+        self._on_crossed = on_crossed
+        self._on_error = on_error
+        self._clock = clock
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._claimed: set[tuple[str, str, str]] = set()  # (day, budget, kind) this worker tried
+        self._pruned: str | None = None
+        self.syncs = 0
+
+    def start(self) -> None:
+        """Start the thread; its first read happens at once."""
+        if self._thread is None and self.tracker.budgets:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="robutler-usage-budgets", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the thread."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._stop.set()
+            thread.join(timeout)
+
+    def _run(self) -> None:
+        spool = self._spool_factory()
+        try:
+            while True:
+                try:
+                    self.sync(spool)
+                except Exception as exc:  # a locked or broken database: try again next time
+                    if self._on_error is not None:
+                        self._on_error(exc)
+                if self._stop.wait(self.interval):
+                    return
+        finally:
+            spool.close()
+
+    def sync(self, spool: Spool) -> list[BudgetState]:
+        """Read today's totals once: refresh the tracker and the gauges, announce crossings."""
+        now = self._clock()
+        day = utc_day(now)
+        if day != self._pruned:
+            spool.prune_days(now)
+            self._pruned = day
+            self._claimed = {c for c in self._claimed if c[0] == day}
+        self.tracker.refresh(spool.day_totals(day), now)
+        states = self.tracker.states()
+        for st in states:
+            for kind, level in (("soft", st.soft_at), ("exceeded", st.limit)):
+                key = (day, st.name, kind)
+                if st.spent >= level and key not in self._claimed:
+                    self._claimed.add(key)
+                    if spool.claim_notice(day, st.name, kind):
+                        self._on_crossed(st, kind)
+        if self.metrics is not None:
+            self.metrics.show(states)
+        self.syncs += 1
+        return states
