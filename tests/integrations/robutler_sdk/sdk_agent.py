@@ -4,7 +4,8 @@
 
 The fake model asks for ``add(2, 3)`` when the conversation has no tool result yet, then
 answers with the sum. Its usage per round is fixed (:data:`ROUNDS`), so tests know
-exactly what it reported.
+exactly what it reported. ``authed`` also has :class:`HeaderAuth`, which sets the SDK's
+``context.auth`` as its auth skill does once it verified a caller.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any
 from robutler.agents.core.base_agent import BaseAgent
 from robutler.agents.skills.base import Skill
 from robutler.agents.skills.core.llm.litellm.skill import LiteLLMSkill
-from robutler.agents.tools.decorators import tool
+from robutler.agents.skills.robutler.auth.skill import AuthContext
+from robutler.agents.tools.decorators import hook, tool
 
 MODEL = "gpt-4o-mini"
 #: usage the fake model reports: (prompt, completion, cached prompt tokens) per round
@@ -116,15 +118,31 @@ class FakeLiteLLM(LiteLLMSkill):  # type: ignore[misc]
         return await self._answers.chat_completion(messages, model=model, tools=tools)
 
 
+class HeaderAuth(Skill):  # type: ignore[misc]
+    """Stands in for the SDK's AuthSkill (which asks the Robutler platform): trusts ``X-Test-User``."""
+
+    @hook("on_connection", priority=0)  # type: ignore[untyped-decorator]
+    async def authenticate(self, context: Any) -> Any:
+        headers = getattr(context.request, "headers", None) or {}
+        user = headers.get("x-test-user")
+        if user:
+            context.auth = AuthContext(user_id=user, authenticated=True)
+        return context
+
+
 @tool  # type: ignore[untyped-decorator]
 def add(a: int, b: int) -> int:
     """Add two integers."""
     return a + b
 
 
-def make_agent(name: str = "calculator", *, litellm: bool = False) -> BaseAgent:
+def make_agent(name: str = "calculator", *, litellm: bool = False, auth: bool = False) -> BaseAgent:
     llm = FakeLiteLLM() if litellm else FakeLLM()
-    return BaseAgent(name=name, instructions="You add numbers.", skills={"primary_llm": llm}, tools=[add])
+    skills: dict[str, Skill] = {"primary_llm": llm}
+    if auth:
+        skills["auth"] = HeaderAuth()
+    return BaseAgent(name=name, instructions="You add numbers.", skills=skills, tools=[add])
 
 
 agent = make_agent()
+authed = make_agent(auth=True)

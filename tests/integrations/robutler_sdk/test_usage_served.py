@@ -113,3 +113,39 @@ def test_openai_client_non_streaming_and_streaming(tmp_path: Path) -> None:
         assert sorted(json.loads(line)["id"] for line in exported.splitlines()) == sorted(
             r["id"] for r in records
         )
+
+
+@pytest.mark.slow
+def test_records_carry_the_caller_the_sdk_knows(tmp_path: Path) -> None:
+    from openai import OpenAI
+
+    env = {"ROBUTLER_MONITORING__USAGE__CALLER_HEADER": "x-user-id"}
+    target = TARGET.replace(":agent", ":authed")
+    with robutler_serve(target, tmp_path=tmp_path, env=env, cwd=ROOT, timeout=120) as server:
+        client = OpenAI(base_url=f"{server.base_url}/calculator", api_key="unused", max_retries=0)
+        # the SDK's verified identity wins over the header a client may send
+        both = {"x-test-user": "sdk-user-7", "x-user-id": "header-user"}
+        client.chat.completions.create(model="gpt-4o-mini", messages=QUESTION, extra_headers=both)
+        stream: Any = client.chat.completions.create(
+            model="gpt-4o-mini", messages=QUESTION, stream=True, extra_headers=both
+        )
+        assert (
+            "".join(c.choices[0].delta.content or "" for c in stream if c.choices).strip() == "The sum is 5."
+        )
+        # no SDK identity: the configured header
+        client.chat.completions.create(
+            model="gpt-4o-mini", messages=QUESTION, extra_headers={"x-user-id": "header-user"}
+        )
+
+        def nine_records() -> list[dict[str, Any]]:
+            records = httpx.get(f"{server.base_url}/usage", timeout=10).json()["records"]
+            return records if len(records) == 9 else []
+
+        records = wait_until(nine_records, timeout=30, what="nine usage records")
+        assert [(r["type"], r["caller"]) for r in records] == [
+            *[("llm", "sdk-user-7"), ("tool", "sdk-user-7"), ("llm", "sdk-user-7")] * 2,
+            ("llm", "header-user"),
+            ("tool", "header-user"),
+            ("llm", "header-user"),
+        ]
+        assert "sdk-user-7" not in httpx.get(f"{server.base_url}/metrics", timeout=10).text
