@@ -11,7 +11,6 @@ claim the notice in the spool logs it.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 
@@ -20,6 +19,7 @@ from prometheus_client import CollectorRegistry, Gauge
 from .budgets import BudgetState, BudgetTracker
 from .daytotals import utc_day
 from .spool import Spool
+from .spool_loop import SpoolLoop
 
 __all__ = ["BudgetMetrics", "BudgetSync"]
 
@@ -82,45 +82,32 @@ class BudgetSync:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.tracker = tracker
-        self._spool_factory = spool_factory
         self.metrics = metrics
         self.interval = interval
         self._on_crossed = on_crossed
         self._on_error = on_error
         self._clock = clock
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = SpoolLoop("robutler-usage-budgets", spool_factory, self._step)
         self._claimed: set[tuple[str, str, str]] = set()  # (day, budget, kind) this worker tried
         self._pruned: str | None = None
         self.syncs = 0
 
     def start(self) -> None:
         """Start the thread; its first read happens at once."""
-        if self._thread is None and self.tracker.budgets:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="robutler-usage-budgets", daemon=True)
-            self._thread.start()
+        if self.tracker.budgets:
+            self._loop.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the thread."""
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            self._stop.set()
-            thread.join(timeout)
+        self._loop.stop(timeout)
 
-    def _run(self) -> None:
-        spool = self._spool_factory()
+    def _step(self, spool: Spool) -> float:
         try:
-            while True:
-                try:
-                    self.sync(spool)
-                except Exception as exc:  # a locked or broken database: try again next time
-                    if self._on_error is not None:
-                        self._on_error(exc)
-                if self._stop.wait(self.interval):
-                    return
-        finally:
-            spool.close()
+            self.sync(spool)
+        except Exception as exc:  # a locked or broken database: try again next time
+            if self._on_error is not None:
+                self._on_error(exc)
+        return self.interval
 
     def sync(self, spool: Spool) -> list[BudgetState]:
         """Read today's totals once: refresh the tracker and the gauges, announce crossings."""

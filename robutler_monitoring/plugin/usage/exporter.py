@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import random
-import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
 
 from .sinks import Sink
 from .spool import Spool, SpoolStats
+from .spool_loop import SpoolLoop
 
 __all__ = ["Exporter"]
 
@@ -37,7 +37,6 @@ class Exporter:
         on_failed: Callable[[str, BaseException], None] | None = None,
         on_stats: Callable[[SpoolStats], None] | None = None,
     ) -> None:
-        self._spool_factory = spool_factory
         self.sinks = tuple(sinks)
         self.batch_size = batch_size
         self.max_backoff_s = max_backoff_s
@@ -47,38 +46,30 @@ class Exporter:
         self._on_sent = on_sent
         self._on_failed = on_failed
         self._on_stats = on_stats
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = SpoolLoop("robutler-usage-exporter", spool_factory, self._step, on_exit=self._exit)
         self._failures: dict[str, int] = {}
         self._next_try: dict[str, float] = {}
 
     def start(self) -> None:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="robutler-usage-exporter", daemon=True)
-            self._thread.start()
+        self._loop.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            self._stop.set()
-            thread.join(timeout)
+        self._loop.stop(timeout)
 
-    def _run(self) -> None:
-        spool = self._spool_factory()
+    def _step(self, spool: Spool) -> float:
+        wait = self.idle_s
+        if spool.acquire_lease(self.owner, self.lease_s):
+            wait = self.send_once(spool)
+        if self._on_stats is not None:
+            self._on_stats(spool.stats())
+        return wait
+
+    def _exit(self, spool: Spool) -> None:
         try:
-            while not self._stop.is_set():
-                wait = self.idle_s
-                if spool.acquire_lease(self.owner, self.lease_s):
-                    wait = self.send_once(spool)
-                if self._on_stats is not None:
-                    self._on_stats(spool.stats())
-                self._stop.wait(wait)
-            spool.release_lease(self.owner)
+            spool.release_lease(self.owner)  # another worker sends at once
         finally:
             for sink in self.sinks:
                 sink.close()
-            spool.close()
 
     def send_once(self, spool: Spool) -> float:
         """Send one batch to each sink that is due and has records waiting; returns how long to wait."""
