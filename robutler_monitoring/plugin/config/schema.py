@@ -460,14 +460,29 @@ class UsageExportConfig(_Model):
     source: str = Field(default="robutler", min_length=1, description="CloudEvents `source`")
 
 
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_BUDGET_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def _check_header_name(value: str | None) -> str | None:
+    if value is not None and not _HEADER_NAME.match(value):
+        raise ValueError("expected an HTTP header name such as 'x-user-id'")
+    return value
+
+
+def _check_budget_name(value: str | None) -> str | None:
+    if value is not None and not _BUDGET_NAME.match(value):
+        raise ValueError("expected letters, digits, '_', '.' and '-' only, such as 'support-daily'")
+    return value
+
+
 class BudgetConfig(_Model):
     """One entry of ``monitoring.usage.budgets``: a daily (UTC) spend or token budget."""
 
-    name: str | None = Field(
+    name: Annotated[str | None, AfterValidator(_check_budget_name)] = Field(
         default=None,
         min_length=1,
         max_length=64,
-        pattern=r"^[A-Za-z0-9_.-]+$",
         description="the `budget` label of its alerts and metrics (default: from agent and model)",
     )
     agent: str = Field(default="*", min_length=1, description="agent name, or * for every agent together")
@@ -510,11 +525,10 @@ class UsageConfig(_Model):
     )
     export: UsageExportConfig = UsageExportConfig()
     budgets: tuple[BudgetConfig, ...] = ()
-    caller_header: str | None = Field(
+    caller_header: Annotated[str | None, AfterValidator(_check_header_name)] = Field(
         default=None,
         min_length=1,
         max_length=128,
-        pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$",
         description="request header naming the caller (e.g. x-user-id), recorded as `caller`",
     )
 

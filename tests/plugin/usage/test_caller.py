@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
+from pydantic import ValidationError
 from starlette.authentication import SimpleUser, UnauthenticatedUser
 
 from robutler_monitoring.events import EventBus, HttpRequest, agent_run, record_llm_call, record_tool_call
@@ -76,3 +77,8 @@ def test_records_carry_the_caller_and_it_is_never_a_label() -> None:
         f"{s.name}{s.labels}" for m in registry.collect() for s in m.samples if m.name.startswith("robutler_")
     )
     assert "robutler_llm_tokens_total" in exposition and "u-42" not in exposition
+
+
+def test_a_caller_header_that_is_no_header_name_is_refused() -> None:
+    with pytest.raises(ValidationError, match="expected an HTTP header name such as 'x-user-id'"):
+        UsageConfig(caller_header="x user")
