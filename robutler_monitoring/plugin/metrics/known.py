@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from ...events import OUTCOMES
 from ..http.middleware import CLIENT_CLOSED, SERVER_CANCELLED
-from ..http.routes import _flatten, find_routes
+from ..http.routes import find_routes, flatten_routes
 from .http_local import http_metrics
 from .operations import OperationMetrics
 from .registry import instruments_for
@@ -65,7 +65,7 @@ def _routes(app: Any) -> tuple[tuple[str, str], ...]:
     if not routes:
         return ()
     out: dict[tuple[str, str], None] = {}
-    for _, template, methods in _flatten(list(routes), "", ""):
+    for _, template, methods in flatten_routes(routes):
         if not methods:
             continue  # a mount or an any-method route: its series start at first use
         shown = sorted(methods - {"HEAD"}) or ["HEAD"]  # HEAD rides along with GET
