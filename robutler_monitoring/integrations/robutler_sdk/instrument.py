@@ -28,6 +28,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from ...events import AgentRun, EventBus, LLMCall, ToolCall
+from .logs import inherit_levels
 
 __all__ = ["instrument_agent", "instrument_server", "usage_of"]
 
@@ -238,6 +239,7 @@ def instrument_agent(agent: Any, *, bus: EventBus | None = None) -> Any:
     agent.run = run_monitored
     agent.run_streaming = run_streaming_monitored
     setattr(agent, _MARK, True)
+    inherit_levels()  # building the agent set its logger's level from the SDK's LOG_LEVEL
     return agent
 
 

@@ -63,6 +63,24 @@ def sdk_app(obj: Any) -> ASGIApp | None:
     return None
 
 
+def agent_for_path(path: str, route: str) -> str | None:
+    """The served agent a request is for, from its path: ``/calculator/chat/completions`` -> ``calculator``.
+
+    A static agent's name, or for a server with dynamic agents the segment its
+    ``/{agent_name}/...`` route matched; None for the server's own paths (``/health``).
+    """
+    for server in _served:
+        prefix = getattr(server, "url_prefix", "") or ""
+        if not path.startswith(prefix + "/"):
+            continue
+        name = path[len(prefix) + 1 :].split("/", 1)[0]
+        if name in (getattr(server, "static_agents", None) or {}):
+            return name
+        if name and "{agent_name}" in route and getattr(server, "dynamic_agents", None) is not None:
+            return name
+    return None
+
+
 def health_fields() -> dict[str, Any]:
     """What the SDK's own ``/health`` tells about the served agents, for monitoring's health documents.
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+
 from ...host.errors import UsageError
 from ...host.types import ASGIApp
 from ..concerns import Concern
 from ..runtime import Runtime
 from .endpoints import protect
 from .middleware import MonitoringMiddleware
+
+_SERVING = "robutler_monitoring.integrations.robutler_sdk.serving"
 
 
 class HttpConcern(Concern):
@@ -25,7 +29,9 @@ class HttpConcern(Concern):
             if endpoint.path in endpoints:
                 raise UsageError(f"two monitoring endpoints want the path {endpoint.path!r}")
             endpoints[endpoint.path] = endpoint.app if endpoint.public else protect(endpoint.app, token)
-        self.middleware = MonitoringMiddleware(app, bus=rt.bus, endpoints=endpoints)
+        serving = sys.modules.get(_SERVING)  # imported by TARGET when it serves SDK agents
+        agent_of = serving.agent_for_path if serving is not None and serving.served_servers() else None
+        self.middleware = MonitoringMiddleware(app, bus=rt.bus, endpoints=endpoints, agent_of=agent_of)
         return self.middleware
 
     def draining(self, rt: Runtime) -> None:

@@ -72,7 +72,7 @@ class AccessLogger:
         trace_id, span_id = current_trace_ids()
         if trace_id is not None:
             context += f',"trace_id":"{trace_id}","span_id":"{span_id}"'
-        agent = op.agent if op is not None else None
+        agent = record.agent or (op.agent if op is not None else None)
         if agent is not None:
             context += ',"agent":' + _quote(agent)
         ttfb = record.ttfb_s
