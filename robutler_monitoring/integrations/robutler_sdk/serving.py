@@ -32,6 +32,9 @@ def prepare_environment() -> None:
 
     LiteLLM, imported by the SDK, fetches a price list from the internet at import
     time unless told to use its bundled copy; a server start must not depend on that.
+    Installed, ``robutler_monitoring_env.pth`` has set it already at interpreter start
+    (paths that import the SDK's ``__init__`` before any module of ours need that); this
+    covers a checkout run without installing.
     """
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
