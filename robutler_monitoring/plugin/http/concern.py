@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-
 from ...host.errors import UsageError
 from ...host.types import ASGIApp
+from ...integrations.robutler_sdk import serving_if_used
 from ..concerns import Concern
 from ..runtime import Runtime
 from .endpoints import protect
 from .middleware import MonitoringMiddleware
-
-_SERVING = "robutler_monitoring.integrations.robutler_sdk.serving"
 
 
 class HttpConcern(Concern):
@@ -29,8 +26,8 @@ class HttpConcern(Concern):
             if endpoint.path in endpoints:
                 raise UsageError(f"two monitoring endpoints want the path {endpoint.path!r}")
             endpoints[endpoint.path] = endpoint.app if endpoint.public else protect(endpoint.app, token)
-        serving = sys.modules.get(_SERVING)  # imported by TARGET when it serves SDK agents
-        agent_of = serving.agent_for_path if serving is not None and serving.served_servers() else None
+        serving = serving_if_used()  # TARGET served SDK agents: requests name them in their paths
+        agent_of = serving.agent_for_path if serving is not None else None
         self.middleware = MonitoringMiddleware(app, bus=rt.bus, endpoints=endpoints, agent_of=agent_of)
         return self.middleware
 

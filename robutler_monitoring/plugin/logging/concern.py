@@ -12,6 +12,7 @@ from typing import Any
 
 from ...api.health import HealthCheck
 from ...host.types import ASGIApp
+from ...integrations.robutler_sdk import serving_if_used
 from ..concerns import Concern
 from ..runtime import Runtime
 from .access import AccessLogger
@@ -20,8 +21,6 @@ from .setup import configure_process, process_handle
 from .writelock import LOCK_ENV, create_lock_file
 
 _UVICORN_LEVELS = {"SUCCESS": "info"}
-#: imported by TARGET when it serves Robutler SDK agents (never imported from here)
-_SERVING = "robutler_monitoring.integrations.robutler_sdk.serving"
 
 
 class LoggingConcern(Concern):
@@ -114,8 +113,8 @@ def _flush_before_sigterm() -> None:
 
 def _adopt_sdk(rt: Runtime, *, drop_request_lines: bool = False) -> None:
     """Served SDK agents: their lines at our level, content only with the opt-in, no request lines."""
-    serving = sys.modules.get(_SERVING)
-    if serving is None or not serving.served_servers():
+    serving = serving_if_used()
+    if serving is None:
         return  # no SDK agents served: the SDK may not even be installed
     from ...integrations.robutler_sdk import logs
 
