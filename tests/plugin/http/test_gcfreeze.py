@@ -10,7 +10,7 @@ import pytest
 
 from tests.support.servers import robutler_serve
 
-APP = '''
+APP = """
 import gc
 
 async def app(scope, receive, send):
@@ -19,7 +19,7 @@ async def app(scope, receive, send):
     body = str(gc.get_freeze_count()).encode()
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
     await send({"type": "http.response.body", "body": body})
-'''
+"""
 
 
 def _frozen(base: str) -> int:
