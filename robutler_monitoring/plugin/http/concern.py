@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from ...host.errors import UsageError
 from ...host.types import ASGIApp
 from ..concerns import Concern
 from ..runtime import Runtime
 from .endpoints import protect
+from .gcfreeze import freeze_soon
 from .middleware import MonitoringMiddleware
 
 
@@ -27,6 +30,11 @@ class HttpConcern(Concern):
             endpoints[endpoint.path] = endpoint.app if endpoint.public else protect(endpoint.app, token)
         self.middleware = MonitoringMiddleware(app, bus=rt.bus, endpoints=endpoints)
         return self.middleware
+
+    async def startup(self, rt: Runtime) -> None:
+        """Freeze the start-up objects out of the garbage collector's walks (``server.gc_freeze``)."""
+        if rt.cfg.server.gc_freeze:
+            freeze_soon(asyncio.get_running_loop())
 
     def draining(self, rt: Runtime) -> None:
         """Requests cancelled from now on were cut by the server's shutdown."""
