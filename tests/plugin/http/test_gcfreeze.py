@@ -1,4 +1,4 @@
-"""``monitoring.server.gc_freeze``: a served worker freezes its start-up objects out of the collector's walks."""
+"""``monitoring.server.gc_freeze``: a served worker freezes its start-up objects."""
 
 from __future__ import annotations
 
