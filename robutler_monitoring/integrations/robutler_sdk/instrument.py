@@ -29,6 +29,7 @@ from typing import Any
 
 from ...events import AgentRun, EventBus, LLMCall, ToolCall
 from .logs import inherit_levels
+from .serving import llm_model
 
 __all__ = ["instrument_agent", "instrument_server", "usage_of"]
 
@@ -89,8 +90,7 @@ def _has_content(chunk: Any) -> bool:
 
 
 def _model_of(skill: Any, kwargs: Mapping[str, Any]) -> str:
-    model = kwargs.get("model") or getattr(skill, "current_model", None) or getattr(skill, "model", None)
-    return str(model or "unknown")
+    return str(kwargs.get("model") or llm_model(skill) or "unknown")
 
 
 def _set_usage(call: LLMCall, response: Any) -> None:

@@ -419,9 +419,14 @@ class AlertsConfig(_AlertModel):
 
 
 class ServerConfig(_Model):
-    """``monitoring.server``: limits of the HTTP server (``robutler serve`` flags win)."""
+    """``monitoring.server``: limits and tuning of the HTTP server (``robutler serve`` flags win)."""
 
     max_header_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    gc_freeze: bool = Field(
+        default=True,
+        description="after start-up, move the objects alive then out of the garbage collector's reach "
+        "(gc.freeze): full collections under load walk only new objects",
+    )
 
 
 class PriceConfig(_Model):

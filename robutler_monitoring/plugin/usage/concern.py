@@ -71,7 +71,13 @@ class UsageConcern(Concern):
         return [Endpoint(rt.cfg.usage.endpoint, self.service.usage_endpoint)]
 
     def wrap(self, app: ASGIApp, rt: Runtime) -> ASGIApp:
-        return app if self.service is None else self.service.wrap(app)
+        """Known tools' and models' series start at 0; a hard budget puts the app behind its guard."""
+        if self.service is None:
+            return app
+        from ..metrics.known import discover
+
+        self.service.declare(discover(app))
+        return self.service.wrap(app)
 
     async def startup(self, rt: Runtime) -> None:
         if self.service is not None:
