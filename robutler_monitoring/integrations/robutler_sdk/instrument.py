@@ -32,6 +32,8 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, TypeVar
 
 from ...events import AgentRun, EventBus, LLMCall, Operation, ToolCall
+from .logs import inherit_levels
+from .serving import llm_model
 
 Op = TypeVar("Op", bound=Operation)
 
@@ -113,8 +115,7 @@ def _has_content(chunk: Any) -> bool:
 
 
 def _model_of(skill: Any, kwargs: Mapping[str, Any]) -> str:
-    model = kwargs.get("model") or getattr(skill, "current_model", None) or getattr(skill, "model", None)
-    return str(model or "unknown")
+    return str(kwargs.get("model") or llm_model(skill) or "unknown")
 
 
 def _set_usage(call: LLMCall, response: Any) -> None:
@@ -263,6 +264,7 @@ def instrument_agent(agent: Any, *, bus: EventBus | None = None) -> Any:
     agent.run = run_monitored
     agent.run_streaming = run_streaming_monitored
     setattr(agent, _MARK, True)
+    inherit_levels()  # building the agent set its logger's level from the SDK's LOG_LEVEL
     return agent
 
 

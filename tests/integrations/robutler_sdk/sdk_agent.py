@@ -10,6 +10,9 @@ exactly what it reported. ``authed`` also has :class:`HeaderAuth`, which sets th
 
 from __future__ import annotations
 
+import asyncio
+import os
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -130,14 +133,37 @@ class HeaderAuth(Skill):  # type: ignore[misc]
         return context
 
 
+#: a file path: :class:`GatedLLM` holds its streamed answer after the first word until it exists
+GATE_ENV = "SDK_AGENT_GATE"
+
+
+class GatedLLM(FakeLLM):
+    """:class:`FakeLLM` whose streamed answer waits after its first word until the gate file exists."""
+
+    async def chat_completion_stream(
+        self, messages: list[dict[str, Any]], model: str | None = None, tools: Any = None, **kw: Any
+    ) -> AsyncIterator[dict[str, Any]]:
+        gate = os.environ.get(GATE_ENV)
+        first = True
+        async for chunk in super().chat_completion_stream(messages, model=model, tools=tools, **kw):
+            yield chunk
+            if first and gate and _round(messages) == "answer":
+                first = False
+                deadline = time.monotonic() + 60
+                while not os.path.exists(gate) and time.monotonic() < deadline:
+                    await asyncio.sleep(0.02)
+
+
 @tool  # type: ignore[untyped-decorator]
 def add(a: int, b: int) -> int:
     """Add two integers."""
     return a + b
 
 
-def make_agent(name: str = "calculator", *, litellm: bool = False, auth: bool = False) -> BaseAgent:
-    llm = FakeLiteLLM() if litellm else FakeLLM()
+def make_agent(
+    name: str = "calculator", *, litellm: bool = False, gated: bool = False, auth: bool = False
+) -> BaseAgent:
+    llm = FakeLiteLLM() if litellm else GatedLLM() if gated else FakeLLM()
     skills: dict[str, Skill] = {"primary_llm": llm}
     if auth:
         skills["auth"] = HeaderAuth()
@@ -146,3 +172,8 @@ def make_agent(name: str = "calculator", *, litellm: bool = False, auth: bool = 
 
 agent = make_agent()
 authed = make_agent(auth=True)
+
+
+def two_agents() -> list[BaseAgent]:
+    """``--factory``: the calculator and ``gated``, whose streamed answer waits for ``$SDK_AGENT_GATE``."""
+    return [make_agent(), make_agent("gated", gated=True)]
