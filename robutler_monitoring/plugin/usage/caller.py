@@ -12,8 +12,8 @@ In order, the first that is known when the LLM or tool call ends:
    as the client or a gateway in front sent it.
 
 :class:`CallerScope` keeps each request's scope on its operation (the scope's ``user``
-is set by middleware inside the app, after this wrapper ran, so it is read when a call
-ends); :class:`CallerResolver` fills ``op.caller`` before the recorder reads it.
+is set by middleware inside the app, after this wrapper ran); :func:`caller_of` reads
+it when the writer thread builds the record, so the request path pays only the wrapper.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from typing import Any
 from ...events import Operation, current_operation
 from ...host.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["MAX_CALLER", "SCOPE_KEY", "CallerResolver", "CallerScope", "caller_of_scope"]
+__all__ = ["MAX_CALLER", "SCOPE_KEY", "CallerScope", "caller_of", "caller_of_scope"]
 
-#: ``op.state`` key of the request's ASGI scope, on its HTTP request's operation
+#: ``op.state`` key of (the request's ASGI scope, the header to read), on its HTTP request's operation
 SCOPE_KEY = "usage.scope"
 #: longer caller values are cut (they come from outside)
 MAX_CALLER = 256
@@ -34,15 +34,16 @@ _USER_KEYS = ("id", "sub", "user_id", "username")
 
 
 class CallerScope:
-    """ASGI: keep each HTTP request's scope on its operation (one dict store per request)."""
+    """ASGI: keep each HTTP request's scope (and the header to read) on its operation."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, header: str | None = None) -> None:
         self.app = app
+        self._header = header.lower().encode("latin-1") if header else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         op = current_operation()
         if op is not None:
-            op.state[SCOPE_KEY] = scope
+            op.state[SCOPE_KEY] = (scope, self._header)
         await self.app(scope, receive, send)
 
 
@@ -93,24 +94,19 @@ def caller_of_scope(scope: Scope, header: bytes | None = None) -> str | None:
     return None
 
 
-class CallerResolver:
-    """Fill ``op.caller`` of ending LLM and tool calls from their request (subscribe before the recorder)."""
+def caller_of(op: Operation) -> str | None:
+    """The caller of a finished LLM or tool call: its own, else its request's (writer thread).
 
-    def __init__(self, header: str | None = None) -> None:
-        self._header = header.lower().encode("latin-1") if header else None
-
-    def subscribe(self, bus: Any) -> None:
-        """Subscribe to the end of LLM and tool operations of ``bus`` (an EventBus or a Runtime)."""
-        bus.subscribe("llm", on_end=self.resolve)
-        bus.subscribe("tool", on_end=self.resolve)
-
-    def resolve(self, op: Operation) -> None:
-        if op.caller is not None:
-            return
-        outer: Operation | None = op.parent
-        while outer is not None:
-            scope = outer.state.get(SCOPE_KEY)
-            if scope is not None:
-                op.caller = caller_of_scope(scope, self._header)
-                return
-            outer = outer.parent
+    Read when the record is built, off the request path: the request's scope and the
+    configured header were kept on its operation by :class:`CallerScope`.
+    """
+    if op.caller is not None:
+        return op.caller
+    outer = op.parent
+    while outer is not None:
+        kept = outer.state.get(SCOPE_KEY)
+        if kept is not None:
+            scope, header = kept
+            return caller_of_scope(scope, header)
+        outer = outer.parent
+    return None

@@ -24,6 +24,7 @@ import uuid
 from typing import Any
 
 from ...events import LLMCall, Operation, ToolCall
+from .caller import caller_of
 
 __all__ = ["RECORD_KEY", "llm_record", "server_request_id", "tool_record", "trace_id"]
 
@@ -68,7 +69,7 @@ def _base(op: Operation, kind: str, trace: str | None) -> dict[str, Any]:
         "trace_id": trace,
         "timestamp": op.start_ns / 1e9 + (op.duration_s or 0.0),
         "agent": op.agent,
-        "caller": op.caller,
+        "caller": caller_of(op),
         "status": op.outcome,
         "error_type": op.error_type,
         "duration_s": op.duration_s,

@@ -19,7 +19,7 @@ from ..config.schema import UsageConfig
 from ..metrics.registry import instruments_for
 from .budget_sync import BudgetMetrics, BudgetSync
 from .budgets import BudgetGuard, BudgetTracker
-from .caller import CallerResolver, CallerScope
+from .caller import CallerScope
 from .cost import ModelPrice, Pricer, TokenCounts
 from .exporter import Exporter
 from .metrics import UsageMetrics
@@ -120,7 +120,6 @@ class UsageService:
         if cfg.budgets and spool_factory is not None:  # the config wants a spool with budgets
             metrics = instruments_for(registry, BudgetMetrics)
             self.budget_sync = BudgetSync(self.budgets, spool_factory, metrics=metrics)
-        self.callers = CallerResolver(cfg.caller_header)
         self.recorder = UsageRecorder(
             Pricer(overrides, library=cfg.price_library),
             self.metrics,
@@ -156,7 +155,7 @@ class UsageService:
         behind the wrapper that keeps the request's scope for the records' ``caller``."""
         if any(budget.hard for budget in self.cfg.budgets):
             app = BudgetGuard(app, self.budgets)
-        return CallerScope(app)
+        return CallerScope(app, self.cfg.caller_header)
 
     def _sinks(self) -> list[Sink]:
         from ..logging.outputs import parse_size
@@ -186,7 +185,6 @@ class UsageService:
 
     def subscribe(self, bus: Any) -> None:
         """Subscribe the recorder to the LLM and tool operations of ``bus`` (an EventBus or a Runtime)."""
-        self.callers.subscribe(bus)  # first: the recorder reads the caller it finds
         self.recorder.subscribe(bus)
 
     def start(self) -> None:
