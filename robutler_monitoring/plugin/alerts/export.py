@@ -113,7 +113,7 @@ def _rule_doc(rule: Rule, skip: tuple[str, ...]) -> dict[str, Any] | None:
 
 def _budget_doc(rule: Rule, expr: str, where: str) -> dict[str, Any]:
     spent = "${{ $value }}" if rule.unit == "usd" else "{{ $value }} tokens"
-    condition = rule.describe(None).replace("n/a", "spend")
+    condition = rule.describe(None).replace("n/a spent today", "the spend since midnight UTC")
     return {
         "alert": rule.name,
         "expr": expr,
@@ -121,7 +121,7 @@ def _budget_doc(rule: Rule, expr: str, where: str) -> dict[str, Any]:
         "annotations": {
             "summary": f"budget {{{{ $labels.budget }}}}: {spent} spent today "
             f"(threshold {rule.threshold_text()}) {where}",
-            "description": f"{rule.name}: {condition} (UTC day)",
+            "description": f"{rule.name}: {condition}",
         },
     }
 

@@ -231,3 +231,25 @@ def _firing(minute: int, names: list[str]) -> dict[str, Any]:
             for n in sorted(names)
         ],
     }
+
+
+def test_alerts_export_includes_the_configured_budgets(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from robutler_monitoring.plugin.alerts.cli import alerts_app
+
+    doc = {
+        "monitoring": {
+            "usage": {"spool_dir": str(tmp_path / "spool"), "budgets": [{"name": "team-a", "daily_usd": 20}]},
+            "alerts": {"webhooks": [{"url": "https://hooks.example.com/x", "events": ["budget"]}]},
+        }
+    }
+    path = tmp_path / "robutler.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    result = CliRunner().invoke(alerts_app, ["export", "--config", str(path)], env={"ROBUTLER_CONFIG": ""})
+    assert result.exit_code == 0, result.output
+    rules = yaml.safe_load(result.stdout)["groups"][0]["rules"]
+    assert [(r["alert"], r["expr"].strip()) for r in rules] == [
+        ("BudgetSoftLimit", 'robutler_budget_spent{budget="team-a"} >= 16'),
+        ("BudgetExceeded", 'robutler_budget_spent{budget="team-a"} >= 20'),
+    ]
