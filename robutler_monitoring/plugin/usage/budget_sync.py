@@ -123,8 +123,9 @@ class BudgetSync:
             for kind, level in (("soft", st.soft_at), ("exceeded", st.limit)):
                 key = (day, st.name, kind)
                 if st.spent >= level and key not in self._claimed:
+                    first = spool.claim_notice(day, st.name, kind)  # a locked database: next time
                     self._claimed.add(key)
-                    if spool.claim_notice(day, st.name, kind):
+                    if first:
                         self._on_crossed(st, kind)
         if self.metrics is not None:
             self.metrics.show(states)
