@@ -497,6 +497,12 @@ class UsageConfig(_Model):
         default=None, min_length=1, description="directory of the on-disk spool (needed for export)"
     )
     max_spool_records: int = Field(default=1_000_000, ge=100, le=1_000_000_000)
+    commit_wait: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="seconds a response's last byte waits for its usage records to be on disk; 0: no wait",
+    )
     warn_unsent_age: float = Field(
         default=600.0, gt=0, description="seconds; /health/detailed warns beyond this"
     )

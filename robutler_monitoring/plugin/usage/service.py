@@ -60,6 +60,11 @@ class ExportMetrics:
         self.failed = Counter(
             "robutler_usage_export_failures", "Failed export attempts, by sink.", ("sink",), registry=registry
         )
+        self.commit_timeouts = Counter(
+            "robutler_usage_commit_wait_timeouts",
+            "Responses that ended before their usage records were on disk (commit_wait passed).",
+            registry=registry,
+        )
 
     def stats(self, stats: SpoolStats) -> None:
         self.spool_records.set(stats.records)
@@ -117,6 +122,8 @@ class UsageService:
             self.metrics,
             spool_factory=spool_factory,
             on_record=self.budgets.add,
+            commit_wait_s=cfg.commit_wait,
+            on_commit_timeout=self.export_metrics.commit_timeouts.inc,
         )
         self.exporter: Exporter | None = None
         if spool_factory is not None and sinks:
