@@ -7,7 +7,9 @@ delivered, and a record is deleted once every sink's cursor is past it. One work
 time sends: it holds a lease row, renewed while it sends and taken over by another
 worker when it expires (a worker killed with ``kill -9`` stops renewing it).
 
-Bounded: past ``max_records`` the oldest records are dropped and counted.
+Bounded: past ``max_records`` the oldest records are dropped and counted. Every stored
+record is also added to the hourly totals (:mod:`.totals`) in the same transaction: they
+outlive the records, for ``GET /usage`` and ``monitor usage``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from .totals import SCHEMA as _TOTALS_SCHEMA
+from .totals import add_totals
 
 __all__ = ["DB_NAME", "Spool", "SpoolStats"]
 
@@ -72,7 +77,7 @@ class Spool:
         self._db = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a committed record survives power loss, too
-        for statement in _SCHEMA.strip().split(";"):
+        for statement in (*_SCHEMA.strip().split(";"), _TOTALS_SCHEMA):
             if statement.strip():
                 self._db.execute(statement)
         for sink in self.sinks:
@@ -85,17 +90,18 @@ class Spool:
         return _Transaction(self._db)
 
     def add(self, records: Iterable[dict[str, Any]]) -> int:
-        """Store ``records`` in one transaction (an id already there is skipped); returns how many."""
+        """Store ``records`` and add them to the totals, in one transaction (an id already there is
+        skipped); returns how many were stored."""
         now = time.time()
-        rows = [(r["id"], now, json.dumps(r, separators=(",", ":"), default=str)) for r in records]
-        if not rows:
+        batch = [(r, (r["id"], now, json.dumps(r, separators=(",", ":"), default=str))) for r in records]
+        if not batch:
             return 0
         with self._tx():
-            before = self._db.total_changes
-            self._db.executemany("INSERT OR IGNORE INTO records (id, created, body) VALUES (?, ?, ?)", rows)
-            added = self._db.total_changes - before
+            insert = "INSERT OR IGNORE INTO records (id, created, body) VALUES (?, ?, ?)"
+            stored = [record for record, row in batch if self._db.execute(insert, row).rowcount == 1]
+            add_totals(self._db, stored)
             self._trim()
-        return added
+        return len(stored)
 
     def _trim(self) -> None:
         # Records are only ever deleted oldest first, so seq has no holes: the count is a subtraction.
