@@ -5,7 +5,8 @@ lets several processes write; each waits up to ``busy_timeout`` for the lock). R
 keep their insertion order (``seq``); each sink keeps a cursor, the last ``seq`` it
 delivered, and a record is deleted once every sink's cursor is past it. One worker at a
 time sends: it holds a lease row, renewed while it sends and taken over by another
-worker when it expires (a worker killed with ``kill -9`` stops renewing it).
+worker when it expires, or at once when its owner is a process of this host that no
+longer exists (a server restarted after a ``kill -9`` sends without waiting out the lease).
 
 Bounded: past ``max_records`` the oldest records are dropped and counted. Every stored
 record is also added to the hourly totals (:mod:`.totals`) in the same transaction: they
@@ -16,8 +17,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import time
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +28,7 @@ from typing import Any
 from .totals import SCHEMA as _TOTALS_SCHEMA
 from .totals import add_totals
 
-__all__ = ["DB_NAME", "Spool", "SpoolStats"]
+__all__ = ["DB_NAME", "Spool", "SpoolStats", "lease_owner"]
 
 DB_NAME = "usage.sqlite3"
 
@@ -140,15 +143,19 @@ class Spool:
         )
 
     def acquire_lease(self, owner: str, ttl_s: float) -> bool:
-        """Take or renew the sender lease for ``ttl_s`` seconds; False while another owner holds it."""
+        """Take or renew the sender lease for ``ttl_s`` seconds; False while another owner holds it.
+
+        ``owner``: a :func:`lease_owner` string; a lease whose owner is a dead process of
+        this host is taken over before it expires.
+        """
         now = time.time()
         with self._tx():
             self._db.execute("INSERT OR IGNORE INTO lease (one, owner, expires) VALUES (1, NULL, 0)")
-            cursor = self._db.execute(
-                "UPDATE lease SET owner = ?, expires = ? WHERE one = 1 AND (owner = ? OR expires < ?)",
-                (owner, now + ttl_s, owner, now),
-            )
-            return cursor.rowcount == 1
+            holder, expires = self._db.execute("SELECT owner, expires FROM lease WHERE one = 1").fetchone()
+            if holder != owner and expires >= now and not _dead(holder):
+                return False
+            self._db.execute("UPDATE lease SET owner = ?, expires = ? WHERE one = 1", (owner, now + ttl_s))
+            return True
 
     def release_lease(self, owner: str) -> None:
         """Give the lease up (clean shutdown), so another worker sends at once."""
@@ -173,6 +180,26 @@ class Spool:
     def all_records(self) -> list[dict[str, Any]]:
         """Every record still in the spool (``robutler monitor usage --spool``)."""
         return [json.loads(body) for (body,) in self._db.execute("SELECT body FROM records ORDER BY seq")]
+
+
+def lease_owner() -> str:
+    """A lease owner name for this process: ``host:pid:random`` (unique, and its liveness checkable)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _dead(owner: str | None) -> bool:
+    """Whether ``owner`` names a process of this host that no longer exists."""
+    host, _, rest = (owner or "").partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False  # another host (or pid namespace) or this process: wait for the expiry
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, but not ours to signal
+        return False
+    return False
 
 
 class _Transaction:
