@@ -48,19 +48,21 @@ def usage_rows(
             raise ValueError(f"--spool {spool}: no usage spool there (no {DB_NAME})")
         return summarize_totals(read_totals(str(spool), since_s), by=by), None
     assert url is not None
-    body = _get_usage(url, token, since_s)
+    body = _get_usage(
+        url, token, {"records": "0"} | ({} if since_s is None else {"since": f"{since_s:.3f}s"})
+    )
     if "totals" in body:
         return summarize_totals(body["totals"], by=by), None
+    body = _get_usage(url, token, {})  # a server without a spool: its worker's records, then
     return summarize(body.get("records", []), by=by, since_s=since_s), WORKER_ONLY
 
 
-def _get_usage(url: str, token: str | None, since_s: float | None) -> dict[str, Any]:
+def _get_usage(url: str, token: str | None, params: dict[str, str]) -> dict[str, Any]:
     import httpx
 
     headers = {"authorization": f"Bearer {token}"} if token else {}
     # a server's base URL asks the default endpoint; a URL with a path asks that path
     target = url.rstrip("/") + "/usage" if urlsplit(url).path in ("", "/") else url
-    params = {"records": "0"} | ({} if since_s is None else {"since": f"{since_s:.3f}s"})
     try:
         response = httpx.get(target, headers=headers, params=params, timeout=10, trust_env=False)
     except httpx.HTTPError as exc:
