@@ -96,10 +96,8 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _received_by_request(receiver: CloudEventsReceiver) -> dict[str, set[int]]:
-    with receiver._lock:
-        events = list(receiver.events.values())
     indexes: dict[str, set[int]] = defaultdict(set)
-    for event in events:
+    for event in receiver.unique_events():
         indexes[event["data"]["request_id"]].add(event["data"]["index"])
     return indexes
 
