@@ -212,6 +212,7 @@ def _channel_dispatcher(ev: Evaluator) -> Dispatcher:
                 queue_size=ev.queue_size,
                 retries=channel.config.retries,
                 on_failed=ev.engine.delivery_failed,
+                on_delivered=ev.engine.delivery_succeeded,
                 on_outcome=ev.metrics.notified,
             )
             for channel in ev.plan.channels
