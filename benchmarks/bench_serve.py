@@ -22,7 +22,9 @@ machine noise hits all of them alike). Then, unless skipped:
 - event-loop lag: ``robutler serve`` (defaults, then ``--no-access-log`` for comparison;
   stdout to a pipe) under ``--lag-seconds`` of load at ``--connections``, sampling
   ``robutler_event_loop_lag_seconds`` every second (with ``collect_interval: 1`` so each
-  sample is the maximum of its own second);
+  sample is the maximum of its own second); and the baseline: plain uvicorn serving the
+  same app with the same probe (``serve_app.probed``), i.e. the lag a saturated loop has
+  with no monitoring at all;
 - in process: the access record's CPU cost per request over the monitoring wrapper alone.
 """
 
@@ -58,6 +60,9 @@ SERVERS = {
     "robutler serve --no-access-log": ["robutler", "--no-access-log"],
     "robutler serve --log-output FILE": ["robutler", "--log-output", "{logfile}"],
 }
+#: the lag baseline: plain uvicorn measuring its own loop with the same probe (``serve_app.probed``)
+LAG_BASELINE = "uvicorn, access log off (lag probe only)"
+LAG_SERVERS = {**SERVERS, LAG_BASELINE: ["uvicorn", "--no-access-log", "app=serve_app:probed_app"]}
 ROUTES = {"json": "/items/42", "stream": "/stream"}
 OUTPUTS = ("file", "pipe")
 _README_START = "<!-- bench_serve:start -->"
@@ -116,18 +121,19 @@ class Server:
 
 def _argv(kind: list[str], port: int, logfile: str, extra_env: dict[str, str]) -> list[str]:
     if kind[0] == "uvicorn":
+        target = next((a[4:] for a in kind if a.startswith("app=")), "serve_app:app")
         return [
             sys.executable,
             "-m",
             "uvicorn",
-            "serve_app:app",
+            target,
             "--app-dir",
             str(ROOT / "benchmarks"),
             "--host",
             "127.0.0.1",
             "--port",
             str(port),
-            *kind[1:],
+            *(a for a in kind[1:] if not a.startswith("app=")),
         ]
     opts = [a.format(logfile=logfile) for a in kind[1:]]
     return [
@@ -156,7 +162,7 @@ def start(name: str, output: str, scratch: Path, env: dict[str, str] | None = No
     port = _free_port()
     tag = re.sub(r"\W+", "-", name) + "-" + output
     logfile = str(scratch / f"{tag}.log")
-    argv = [*_pin(0), *_argv(SERVERS[name], port, logfile, env or {})]
+    argv = [*_pin(0), *_argv(LAG_SERVERS[name], port, logfile, env or {})]
     reader = None
     if output == "file":
         with open(scratch / f"{tag}.out", "wb") as out:
@@ -489,7 +495,7 @@ def main() -> None:
         servers = throughput(args, scratch)
         lag_ms = {}
         if args.lag_seconds > 0:  # the access record's share: the same server without it
-            for name in ("robutler serve (defaults)", "robutler serve --no-access-log"):
+            for name in ("robutler serve (defaults)", "robutler serve --no-access-log", LAG_BASELINE):
                 lag_ms[f"`{name}`"] = lag(args, scratch, name)
     table = report(servers, lag_ms, inproc, args)
     print(table)

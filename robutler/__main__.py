@@ -10,7 +10,9 @@ package's command, so ``robutler`` works whichever was installed last (and
 What it costs: Python imports the package ``robutler`` (the SDK's ``__init__``, which
 imports LiteLLM: seconds) before this module, and nothing here can prevent that. Where
 start-up time matters (a Docker health check), run ``robutler-monitoring``, which
-never imports the SDK.
+never imports the SDK. Nor can this module set ``LITELLM_LOCAL_MODEL_COST_MAP`` before
+LiteLLM fetches its price list at import: ``robutler_monitoring_env.pth`` (``setup.py``)
+does, when Python starts.
 
 Owning a module in the SDK's namespace (``robutler.monitoring`` reuses this):
 - Put it in the repository's ``robutler/`` folder, which has no ``__init__.py`` and

@@ -79,6 +79,11 @@ class DemoAgent:
         self.stream_delay = stream_delay
         self.tools: dict[str, Tool] = {t.name: t for s in self.skills for t in s.tools()}
 
+    @property
+    def model(self) -> str:
+        """The model this agent's LLM answers as."""
+        return self.llm.model
+
     @performance_monitor
     async def run(self, messages: list[Message]) -> Completion:
         """Answer ``messages`` in one piece."""
@@ -115,7 +120,12 @@ class DemoAgent:
             answer = self.llm.answer(messages, results)
             usage = self.llm.usage(messages, answer)
             answering.first_token()
-            answering.set_usage(input_tokens=usage.prompt_tokens, output_tokens=usage.completion_tokens)
+            answering.set_usage(
+                input_tokens=usage.prompt_tokens,
+                output_tokens=usage.completion_tokens,
+                cache_read_tokens=usage.cached_tokens,
+                reasoning_tokens=usage.reasoning_tokens,
+            )
         return Completion(answer, self.llm.model, usage, results), directives
 
     async def _call_tool(self, call: ToolCall) -> ToolResult:

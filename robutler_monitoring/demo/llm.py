@@ -72,15 +72,26 @@ class Usage:
 
     prompt_tokens: int
     completion_tokens: int
+    cached_tokens: int = 0  #: the part of prompt_tokens read from the prompt cache
+    reasoning_tokens: int = 0  #: the part of completion_tokens spent thinking
 
-    def to_dict(self) -> dict[str, int]:
-        """The OpenAI ``usage`` object."""
+    def to_dict(self) -> dict[str, Any]:
+        """The OpenAI ``usage`` object (token details only when there are some).
+
+        >>> Usage(5, 3, cached_tokens=2).to_dict()["prompt_tokens_details"]
+        {'cached_tokens': 2}
+        """
         total = self.prompt_tokens + self.completion_tokens
-        return {
+        out: dict[str, Any] = {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": total,
         }
+        if self.cached_tokens:
+            out["prompt_tokens_details"] = {"cached_tokens": self.cached_tokens}
+        if self.reasoning_tokens:
+            out["completion_tokens_details"] = {"reasoning_tokens": self.reasoning_tokens}
+        return out
 
 
 def last_user_text(messages: list[Message]) -> str:
@@ -125,9 +136,27 @@ class FakeLLM:
         return " ".join(_describe(result) for result in results)
 
     def usage(self, messages: list[Message], answer: str) -> Usage:
-        """Token usage under the documented rule."""
+        """Token usage under the documented rule.
+
+        The messages before the last user message (an earlier turn of the conversation)
+        count as read from the prompt cache; ``!think`` in the last user message makes the
+        model think for as many tokens as that message has (part of the completion).
+
+        >>> u = FakeLLM("m").usage([Message("user", "a b"), Message("user", "c !think")], "d")
+        >>> (u.prompt_tokens, u.cached_tokens, u.completion_tokens, u.reasoning_tokens)
+        (5, 2, 4, 3)
+        """
         prompt = sum(count_tokens(m.content) for m in messages)
-        return Usage(prompt_tokens=prompt, completion_tokens=count_tokens(answer))
+        last = max((i for i, m in enumerate(messages) if m.role == "user"), default=0)
+        cached = sum(count_tokens(m.content) for m in messages[:last])
+        text = last_user_text(messages)
+        reasoning = count_tokens(text) if "!think" in text else 0
+        return Usage(
+            prompt_tokens=prompt,
+            completion_tokens=count_tokens(answer) + reasoning,
+            cached_tokens=cached,
+            reasoning_tokens=reasoning,
+        )
 
 
 def _find_arithmetic(text: str) -> str | None:

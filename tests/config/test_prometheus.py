@@ -20,6 +20,10 @@ ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "config" / "grafana" / "robutler.json"
 CHAT = "/{agent}/chat/completions"
 FAST_SAMPLES = {"ROBUTLER_MONITORING__METRICS__COLLECT_INTERVAL": "1"}  # cache and lag figures
+#: the assistant's model gets a price (USD per million tokens); the echo agent's model stays unpriced
+PRICE = {"input": 2.0, "output": 8.0, "cache_read": 0.5}
+PRICED, UNPRICED = "demo-assistant-1", "demo-echo-1"
+TOKENS = "robutler_llm_tokens_total"
 
 pytestmark = [
     pytest.mark.slow,
@@ -49,8 +53,10 @@ def fill(expr: str, job: str) -> str:
     return expr.replace("$instance", ".*").replace("$agent", ".*")
 
 
-def _chat(client: httpx.Client, text: str, agent: str = "assistant") -> int:
-    body = {"model": agent, "messages": [{"role": "user", "content": text}]}
+def _chat(client: httpx.Client, text: str, agent: str = "assistant", *, earlier: int = 0) -> int:
+    """Ask ``agent``; ``earlier`` turns before it (the demo reports them as cached input)."""
+    turns = [{"role": r, "content": f"turn {i}"} for i in range(earlier) for r in ("user", "assistant")]
+    body = {"model": agent, "messages": [*turns, {"role": "user", "content": text}]}
     return client.post(f"/{agent}/chat/completions", json=body).status_code
 
 
@@ -64,6 +70,9 @@ def _drive(base_url: str) -> dict[str, int]:
         for city in ("Paris", "Paris", "Oslo"):  # a cache miss, a hit, a miss
             assert _chat(client, f"What is the weather in {city}?") == 200
             sent["chat_200"] += 1
+        # a conversation's earlier turns are cached input; !think spends reasoning tokens
+        assert _chat(client, "And what is 6 * 7? !think", earlier=2) == 200
+        sent["chat_200"] += 1
         for _ in range(3):
             assert _chat(client, "please fail !error") == 500
             sent["chat_500"] += 1
@@ -77,15 +86,17 @@ def _drive(base_url: str) -> dict[str, int]:
     return sent
 
 
-def _alerting_config(tmp_path: Path, hook: str) -> dict[str, str]:
-    """An alert channel (so the alerting series exist), evaluated every second; the env naming it."""
+def _config(tmp_path: Path, hook: str) -> dict[str, str]:
+    """An alert channel (so the alerting series exist), evaluated every second, and a price for
+    the assistant's model; the env naming the file."""
     alerts = {
         "evaluation_interval": 1,
         "state_dir": str(tmp_path / "alerts-state"),
         "webhooks": [{"url": hook}],
     }
+    usage = {"prices": {PRICED: PRICE}}
     path = tmp_path / "robutler.yaml"
-    path.write_text(yaml.safe_dump({"monitoring": {"alerts": alerts}}), encoding="utf-8")
+    path.write_text(yaml.safe_dump({"monitoring": {"alerts": alerts, "usage": usage}}), encoding="utf-8")
     return {"ROBUTLER_CONFIG": str(path)}
 
 
@@ -106,7 +117,7 @@ def test_prometheus_reads_back_what_was_sent_and_every_dashboard_query_has_data(
             "--workers",
             str(workers),
             tmp_path=tmp_path,
-            env={**FAST_SAMPLES, **_alerting_config(tmp_path, hook.url)},
+            env={**FAST_SAMPLES, **_config(tmp_path, hook.url)},
             timeout=90,
         ) as server,
         run_prometheus(tmp_path, [f"127.0.0.1:{server.port}"]) as prom,
@@ -123,6 +134,10 @@ def test_prometheus_reads_back_what_was_sent_and_every_dashboard_query_has_data(
             )
         agents = prom.query('robutler_agent_executions_total{job="robutler",status="success"}')
         assert sorted(r["metric"]["agent"] for r in agents) == ["assistant", "echo"]
+        # and so do the usage series of the agents' tools and models: cost or unpriced by the price
+        assert _series(prom, "robutler_tool_calls_total", "tool") == ["calculator", "weather"]
+        assert _series(prom, "robutler_llm_cost_usd_total", "model") == [PRICED]
+        assert _series(prom, "robutler_llm_unpriced_tokens_total", "model") == [UNPRICED]
         sent = _drive(server.base_url)
 
         expected = {
@@ -142,6 +157,8 @@ def test_prometheus_reads_back_what_was_sent_and_every_dashboard_query_has_data(
             r["metric"]["status"]: float(r["value"][1]) for r in prom.query(runs) if r["value"][1] != "0"
         }
         assert by_status == {"success": sent["chat_200"], "error": sent["chat_500"]}
+
+        _check_usage(prom)
 
         code, out, _ = invoke("monitor", "status", "--url", server.base_url, "--json", "--window", "0")
         assert code == 0 and json.loads(out)["server"]["workers"] == workers
@@ -167,6 +184,45 @@ def test_prometheus_reads_back_what_was_sent_and_every_dashboard_query_has_data(
         assert "robutler" in _label_values(prom, variables["job"])
         assert f"127.0.0.1:{server.port}" in _label_values(prom, variables["instance"])
         assert {"assistant", "echo"} <= set(_label_values(prom, variables["agent"]))
+
+
+def _series(prom: Prometheus, metric: str, label: str) -> list[str]:
+    """The ``label`` values of ``metric``'s series, each 0 (known series before any request)."""
+    found = prom.query(f'{metric}{{job="robutler"}}')
+    assert {r["value"][1] for r in found} == {"0"}, found
+    return sorted({r["metric"][label] for r in found})
+
+
+def _sum(prom: Prometheus, query: str) -> float:
+    return sum(float(r["value"][1]) for r in prom.query(query))
+
+
+def _check_usage(prom: Prometheus) -> None:
+    """Cost is the configured price of the priced model's tokens; the unpriced model's tokens are apart."""
+
+    def read(metric: str, model: str, **labels: str) -> float:
+        where = "".join(f',{k}="{v}"' for k, v in labels.items())
+        return _sum(prom, f'{metric}{{job="robutler",model="{model}"{where}}}')
+
+    def consistent() -> bool:  # usage metrics are counted by a writer thread: wait for its figures
+        inp, out = (read(TOKENS, PRICED, type=kind) for kind in ("input", "output"))
+        cached = read("robutler_llm_cached_tokens_total", PRICED, kind="read")
+        uncached = inp - cached
+        expected = (uncached * PRICE["input"] + cached * PRICE["cache_read"] + out * PRICE["output"]) / 1e6
+        unpriced = sum(read(TOKENS, UNPRICED, type=kind) for kind in ("input", "output"))
+        return (
+            read("robutler_llm_cost_usd_total", PRICED) == pytest.approx(expected, rel=1e-9)
+            and read("robutler_llm_unpriced_tokens_total", UNPRICED) == unpriced > 0
+            and cached == 8  # the 4 earlier messages of the one conversation, 2 tokens each
+            and read("robutler_llm_reasoning_tokens_total", PRICED) == 9  # "And what is 6 * 7? !think"
+        )
+
+    prom.wait_for("cost, unpriced, cached and reasoning tokens matching the tokens", consistent)
+    assert prom.query(f'robutler_llm_cost_usd_total{{job="robutler",model="{UNPRICED}"}}') == []
+    # the headline figures see the whole burst: the series were there at 0 before it
+    day = 'sum(increase({}{{job="robutler"}}[1d]))'
+    assert (prom.value(day.format("robutler_llm_cost_usd_total")) or 0) > 0
+    assert (prom.value(day.format("robutler_llm_unpriced_tokens_total")) or 0) > 0
 
 
 def _label_values(prom: Prometheus, query: str) -> list[str]:

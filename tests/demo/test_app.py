@@ -106,7 +106,7 @@ def test_completion_calls_the_calculator_and_counts_tokens(client: httpx.Client)
     assert body["usage"]["total_tokens"] == 10 + _tokens(content)
 
 
-def test_prompt_tokens_count_every_message(client: httpx.Client) -> None:
+def test_prompt_tokens_count_every_message_and_earlier_turns_are_cached(client: httpx.Client) -> None:
     messages = [
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": [{"type": "text", "text": "hello there"}]},
@@ -119,8 +119,19 @@ def test_prompt_tokens_count_every_message(client: httpx.Client) -> None:
         "prompt_tokens": 3 + 2 + 0 + 3,
         "completion_tokens": 3,
         "total_tokens": 11,
+        "prompt_tokens_details": {"cached_tokens": 3 + 2 + 0},  # the messages before the last user one
     }
     assert body["tool_calls"] == []
+
+
+def test_think_spends_reasoning_tokens_inside_the_completion(client: httpx.Client) -> None:
+    body = client.post("/echo/chat/completions", json=_user("why? !think")).json()
+    assert body["usage"] == {
+        "prompt_tokens": 4,
+        "completion_tokens": 4 + 4,  # the echoed text, then as many tokens of thinking
+        "total_tokens": 12,
+        "completion_tokens_details": {"reasoning_tokens": 4},
+    }
 
 
 def test_default_prompt_calls_both_tools_and_weather_is_cached(client: httpx.Client) -> None:

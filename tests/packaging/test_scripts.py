@@ -8,6 +8,7 @@ runs the scripts as a user's shell would.
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import time
@@ -16,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.offline import OFFLINE_IMPORT
 from tests.support.servers import free_port, wait_for_port
 from tests.support.venvs import QUIET_SDK_ENV, Kit, Ran, Venv, write_wheel
 
@@ -69,6 +71,16 @@ def assert_never_imports_the_sdk(env: Venv, script: str = "robutler-monitoring")
     assert not {m for m in imported if m == "robutler" or m.startswith(("robutler.", "litellm"))}
 
 
+def assert_offline(env: Venv) -> None:
+    """The SDK's import (LiteLLM's) reaches for no network, whatever wrote ``bin/robutler`` (no env set)."""
+    ran = env.run("python", "-c", OFFLINE_IMPORT.format(module="robutler.monitoring"))
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert json.loads(ran.stdout.splitlines()[-1]) == {"cost_map_env": "True", "litellm": True, "reached": []}
+    ran = env.run("robutler", "plugins")
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert "cost map" not in ran.stderr  # LiteLLM's "model cost map fetch attempt 1/3 failed"
+
+
 def assert_both_names_work(env: Venv) -> None:
     assert_runs_our_command(env, "robutler")
     assert_runs_our_command(env, "robutler-monitoring")
@@ -117,6 +129,7 @@ def test_one_pip_install_with_the_sdk(kit: Kit, tmp_path: Path, editable: bool, 
     assert env.script_imports("robutler") in (OURS, THE_SDKS)  # pip chooses the order
     assert_both_names_work(env)
     assert_docs_imports_work(env)
+    assert_offline(env)
 
 
 def test_this_package_then_the_sdk_then_reinstall_then_uninstall(kit: Kit, tmp_path: Path) -> None:
@@ -128,6 +141,7 @@ def test_this_package_then_the_sdk_then_reinstall_then_uninstall(kit: Kit, tmp_p
     env.pip("install", "--quiet", SDK)
     assert env.script_imports("robutler") == THE_SDKS
     assert_both_names_work(env)
+    assert_offline(env)  # the SDK's script imports its __init__ (LiteLLM) before our module
     assert_serves_the_demo(env, tmp_path)
 
     env.pip("install", "--quiet", "--force-reinstall", "--no-deps", SDK)  # as an SDK upgrade would
@@ -150,6 +164,7 @@ def test_this_package_then_the_sdk_then_reinstall_then_uninstall(kit: Kit, tmp_p
     package = next(env.path.glob("lib/python*/site-packages/robutler"))
     assert (package / "__init__.py").is_file()  # the SDK is intact
     assert not (package / "__main__.py").exists()  # and what we put in its namespace is gone
+    assert not (package.parent / "robutler_monitoring_env.pth").exists()  # and our .pth
 
 
 def test_sdk_then_this_package_editable_then_sdk_reinstall_and_uninstall(kit: Kit, tmp_path: Path) -> None:
@@ -164,6 +179,7 @@ def test_sdk_then_this_package_editable_then_sdk_reinstall_and_uninstall(kit: Ki
     env.pip("install", "--quiet", "--force-reinstall", "--no-deps", SDK)
     assert env.script_imports("robutler") == THE_SDKS
     assert_runs_our_command(env)  # robutler.__main__ found through the editable install
+    assert_offline(env)  # the .pth of the editable install, before the SDK's __init__
 
     env.pip("uninstall", "--yes", "robutler")
     assert not env.bin("robutler").exists()

@@ -10,6 +10,7 @@ import pytest
 
 from tests.support.venvs import Kit
 
+PTH = "robutler_monitoring_env.pth"  # setup.py
 pytestmark = pytest.mark.slow  # builds the wheel in a subprocess
 
 
@@ -26,7 +27,7 @@ def _dist_info(wheel: Path) -> str:
 def test_ships_the_package_and_our_two_robutler_modules_only(kit: Kit) -> None:
     names = _names(kit.wheel)
     tops = {name.split("/", 1)[0] for name in names}
-    assert tops == {"robutler", "robutler_monitoring", _dist_info(kit.wheel)}
+    assert tops == {"robutler", "robutler_monitoring", PTH, _dist_info(kit.wheel)}
     assert {name for name in names if name.startswith("robutler/")} == {
         "robutler/__main__.py",
         "robutler/monitoring.py",
@@ -34,6 +35,13 @@ def test_ships_the_package_and_our_two_robutler_modules_only(kit: Kit) -> None:
     assert "robutler_monitoring/py.typed" in names
     assert "robutler_monitoring/host/cli.py" in names
     assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
+
+
+def test_ships_one_pth_that_only_sets_the_local_cost_map(kit: Kit) -> None:
+    """It runs in every program of the environment: one setdefault, nothing else (README)."""
+    with zipfile.ZipFile(kit.wheel) as archive:
+        text = archive.read(PTH).decode()
+    assert text == 'import os; os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")\n'
 
 
 def test_ships_no_file_of_the_sdk(kit: Kit) -> None:

@@ -146,8 +146,14 @@ class Venv:
         return self.path / "bin" / name
 
     def run(self, script: str, *args: str, env: dict[str, str] | None = None) -> Ran:
-        """Run an installed script by its path, as a user's shell would; never raises."""
-        environment = {k: v for k, v in os.environ.items() if not k.startswith(("ROBUTLER_", "PYTHON"))}
+        """Run an installed script by its path, as a user's shell would; never raises.
+
+        The test run's ``ROBUTLER_``, ``PYTHON`` and ``LITELLM_`` variables are left out.
+        """
+        # nor LITELLM_LOCAL_MODEL_COST_MAP: the test run's own .pth set it, the venv's must
+        environment = {
+            k: v for k, v in os.environ.items() if not k.startswith(("ROBUTLER_", "PYTHON", "LITELLM_"))
+        }
         environment.update(env or {})
         started = time.monotonic()
         result = subprocess.run(

@@ -28,6 +28,8 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from ...events import AgentRun, EventBus, LLMCall, ToolCall
+from .logs import inherit_levels
+from .serving import llm_model
 
 __all__ = ["instrument_agent", "instrument_server", "usage_of"]
 
@@ -88,8 +90,7 @@ def _has_content(chunk: Any) -> bool:
 
 
 def _model_of(skill: Any, kwargs: Mapping[str, Any]) -> str:
-    model = kwargs.get("model") or getattr(skill, "current_model", None) or getattr(skill, "model", None)
-    return str(model or "unknown")
+    return str(kwargs.get("model") or llm_model(skill) or "unknown")
 
 
 def _set_usage(call: LLMCall, response: Any) -> None:
@@ -238,6 +239,7 @@ def instrument_agent(agent: Any, *, bus: EventBus | None = None) -> Any:
     agent.run = run_monitored
     agent.run_streaming = run_streaming_monitored
     setattr(agent, _MARK, True)
+    inherit_levels()  # building the agent set its logger's level from the SDK's LOG_LEVEL
     return agent
 
 

@@ -8,7 +8,7 @@ in LiteLLM, several seconds).
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, NamedTuple
 
 from ...host.types import ASGIApp
 
@@ -32,6 +32,9 @@ def prepare_environment() -> None:
 
     LiteLLM, imported by the SDK, fetches a price list from the internet at import
     time unless told to use its bundled copy; a server start must not depend on that.
+    Installed, ``robutler_monitoring_env.pth`` has set it already at interpreter start
+    (paths that import the SDK's ``__init__`` before any module of ours need that); this
+    covers a checkout run without installing.
     """
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
@@ -42,6 +45,40 @@ _served: list[Any] = []  # the RobutlerServers built in this process, for instru
 def served_servers() -> list[Any]:
     """The ``RobutlerServer`` objects :func:`sdk_app` served in this process (monitoring instruments them)."""
     return list(_served)
+
+
+class ServedAgent(NamedTuple):
+    """What is known of a served static agent before its first run."""
+
+    name: str
+    tools: tuple[str, ...]  #: the tools it registered (agent-level ``tools=[...]``, skill decorators)
+    model: str | None  #: the model of its ``primary_llm`` skill
+
+
+def llm_model(skill: Any) -> str | None:
+    """The model an LLM skill is set to (``current_model``, else ``model``); None when it tells none."""
+    model = getattr(skill, "current_model", None) or getattr(skill, "model", None)
+    return str(model) if model else None
+
+
+def served_agents() -> list[ServedAgent]:
+    """Every static agent served in this process, with its tools and model.
+
+    Tools a skill registers only when first initialized (inside the first run) are not
+    known yet; their series start at their first call.
+    """
+    found: list[ServedAgent] = []
+    for server in _served:
+        for key, agent in (getattr(server, "static_agents", None) or {}).items():
+            name = str(getattr(agent, "name", None) or key)
+            tools = (
+                str(config.get("name") or getattr(config.get("function"), "__name__", ""))
+                for config in list(getattr(agent, "_registered_tools", None) or [])
+                if isinstance(config, dict)
+            )
+            llm = (getattr(agent, "skills", None) or {}).get("primary_llm")
+            found.append(ServedAgent(name, tuple(t for t in tools if t), llm_model(llm)))
+    return found
 
 
 def sdk_app(obj: Any) -> ASGIApp | None:
@@ -60,6 +97,24 @@ def sdk_app(obj: Any) -> ASGIApp | None:
         _served.append(server)
         served: ASGIApp = server.app
         return served
+    return None
+
+
+def agent_for_path(path: str, route: str) -> str | None:
+    """The served agent a request is for, from its path: ``/calculator/chat/completions`` -> ``calculator``.
+
+    A static agent's name, or for a server with dynamic agents the segment its
+    ``/{agent_name}/...`` route matched; None for the server's own paths (``/health``).
+    """
+    for server in _served:
+        prefix = getattr(server, "url_prefix", "") or ""
+        if not path.startswith(prefix + "/"):
+            continue
+        name = path[len(prefix) + 1 :].split("/", 1)[0]
+        if name in (getattr(server, "static_agents", None) or {}):
+            return name
+        if name and "{agent_name}" in route and getattr(server, "dynamic_agents", None) is not None:
+            return name
     return None
 
 

@@ -26,6 +26,8 @@ from ..metrics.http import HttpMetrics
 from ..metrics.operations import OperationMetrics
 from ..metrics.registry import instruments_for
 from ..metrics.runtime import RuntimeMetrics, add_process_collectors
+from ..usage.metrics import UsageMetrics
+from ..usage.service import ExportMetrics
 from .options import ConfigOption, TokenOption, UrlOption
 from .remote import OPENMETRICS_ACCEPT, PROMETHEUS_ACCEPT, USAGE_EXIT, Client, RemoteError, resolve_target
 from .samples import quantile
@@ -36,7 +38,16 @@ metrics_app = typer.Typer(
 )
 
 #: The instrument sets this package registers in a server's registry (for ``--local``).
-INSTRUMENTS = (HttpMetrics, OperationMetrics, ErrorMetrics, RuntimeMetrics, CacheMetrics, AlertMetrics)
+INSTRUMENTS = (
+    HttpMetrics,
+    OperationMetrics,
+    ErrorMetrics,
+    RuntimeMetrics,
+    CacheMetrics,
+    AlertMetrics,
+    UsageMetrics,
+    ExportMetrics,
+)
 
 
 class DumpFormat(StrEnum):

@@ -28,6 +28,8 @@ AGENT_DURATION = "robutler_agent_execution_duration_seconds"
 SKILL_CALLS = "robutler_skill_calls_total"
 SKILL_DURATION = "robutler_skill_duration_seconds"
 LLM_TOKENS = "robutler_llm_tokens_total"
+LLM_COST = "robutler_llm_cost_usd_total"
+LLM_UNPRICED = "robutler_llm_unpriced_tokens_total"
 ALERTS = "robutler_alerts"
 
 Row = dict[str, Any]
@@ -176,7 +178,7 @@ def _per(
 
 
 def agents_section(window: Window) -> Section | None:
-    """Executions, errors and p95 per agent (since start)."""
+    """Executions, errors and p95 per agent (since start); tokens and cost when LLM usage is counted."""
     samples = window.now.samples
     if not samples.has(AGENT_RUNS):
         return None
@@ -186,7 +188,24 @@ def agents_section(window: Window) -> Section | None:
         for row in rows:
             row["input_tokens"] = int(tokens.get((row["agent"], "input"), 0))
             row["output_tokens"] = int(tokens.get((row["agent"], "output"), 0))
+    if samples.has(LLM_COST) or samples.has(LLM_UNPRICED):
+        _add_cost(samples, rows)
     return Section("agents", "Agents", rows)
+
+
+def _add_cost(samples: Samples, rows: list[Row]) -> None:
+    """``cost_usd`` of each agent's priced models (None when it used none) and, apart, the tokens
+    of its models that have no price (``robutler_llm_unpriced_tokens_total`` names them)."""
+    cost = samples.by(LLM_COST, ("agent",))
+    unpriced_models = {model for (model,) in samples.by(LLM_UNPRICED, ("model",))}
+    tokens = samples.by(LLM_TOKENS, ("agent", "model"))
+    unpriced: dict[str, float] = {}
+    for (agent, model), n in tokens.items():
+        if model in unpriced_models:
+            unpriced[agent] = unpriced.get(agent, 0.0) + n
+    for row in rows:
+        row["cost_usd"] = cost.get((row["agent"],))
+        row["unpriced_tokens"] = int(unpriced.get(row["agent"], 0))
 
 
 def skills_section(window: Window) -> Section | None:

@@ -161,6 +161,8 @@ def render(url: str, sections: list[report.Section], trends: dict[str, list[floa
 
 
 def _label(key: str) -> str:
+    if key.endswith("_usd"):
+        return key[: -len("_usd")].replace("_", " ") + " (USD)"
     for suffix in ("_seconds", "_bytes", "_ratio", "_per_second"):
         if key.endswith(suffix) and key != suffix[1:]:
             key = key[: -len(suffix)]
@@ -183,6 +185,10 @@ def format_value(key: str, value: Any) -> Text:
         return Text(f"{value * 100:.2f} %")
     if key.endswith("_per_second"):
         return Text(f"{value:.2f}/s")
+    if key.endswith("_usd"):
+        return Text(f"${value:,.6f}")
+    if key == "unpriced_tokens":  # shown apart from the cost, never as a cost of 0
+        return Text(f"+ {value:,}", style="yellow") if value else Text("-", style="dim")
     return Text(f"{value:g}" if isinstance(value, float) else str(value))
 
 

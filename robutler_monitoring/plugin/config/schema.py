@@ -196,7 +196,9 @@ class TracingConfig(_Model):
     sampler: SamplerName = "parentbased_traceidratio"
     sampling_ratio: float = Field(default=1.0, ge=0, le=1, description="share of new traces kept")
     capture_content: bool = Field(
-        default=False, description="record prompts, completions and tool arguments on spans"
+        default=False,
+        description="record prompts, completions and tool arguments on spans, and keep the conversation "
+        "text in the Robutler SDK's DEBUG log lines (read even when tracing is off)",
     )
     resource_attributes: dict[str, str] = Field(default_factory=dict)
     max_queue_size: int = Field(default=2048, ge=16, le=1_000_000)
@@ -444,9 +446,14 @@ class AlertsConfig(_AlertModel):
 
 
 class ServerConfig(_Model):
-    """``monitoring.server``: limits of the HTTP server (``robutler serve`` flags win)."""
+    """``monitoring.server``: limits and tuning of the HTTP server (``robutler serve`` flags win)."""
 
     max_header_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    gc_freeze: bool = Field(
+        default=True,
+        description="after start-up, move the objects alive then out of the garbage collector's reach "
+        "(gc.freeze): full collections under load walk only new objects",
+    )
 
 
 class PriceConfig(_Model):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from ...host.errors import UsageError
 from ...host.types import ASGIApp
+from ...integrations.robutler_sdk import serving_if_used
 from ..concerns import Concern
 from ..runtime import Runtime
 from .endpoints import protect
+from .gcfreeze import freeze_soon
 from .middleware import MonitoringMiddleware
 
 
@@ -25,8 +29,15 @@ class HttpConcern(Concern):
             if endpoint.path in endpoints:
                 raise UsageError(f"two monitoring endpoints want the path {endpoint.path!r}")
             endpoints[endpoint.path] = endpoint.app if endpoint.public else protect(endpoint.app, token)
-        self.middleware = MonitoringMiddleware(app, bus=rt.bus, endpoints=endpoints)
+        serving = serving_if_used()  # TARGET served SDK agents: requests name them in their paths
+        agent_of = serving.agent_for_path if serving is not None else None
+        self.middleware = MonitoringMiddleware(app, bus=rt.bus, endpoints=endpoints, agent_of=agent_of)
         return self.middleware
+
+    async def startup(self, rt: Runtime) -> None:
+        """Freeze the start-up objects out of the garbage collector's walks (``server.gc_freeze``)."""
+        if rt.cfg.server.gc_freeze:
+            freeze_soon(asyncio.get_running_loop())
 
     def draining(self, rt: Runtime) -> None:
         """Requests cancelled from now on were cut by the server's shutdown."""

@@ -9,7 +9,7 @@ buffers: each message goes to the server the moment the app sends it. Each reque
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from time import perf_counter
 
 from ...events import EventBus, HttpRequest, Outcome, default_bus
@@ -39,8 +39,11 @@ class MonitoringMiddleware:
         *,
         bus: EventBus | None = None,
         endpoints: Mapping[str, ASGIApp] | None = None,
+        agent_of: Callable[[str, str], str | None] | None = None,
     ) -> None:
         self.app = app
+        #: (path, route template) -> the agent the request is for, when the app knows it
+        self._agent_of = agent_of
         self._bus = bus if bus is not None else default_bus()
         self._routes = RouteResolver(app)
         self._endpoints = dict(endpoints or {})
@@ -75,6 +78,8 @@ class MonitoringMiddleware:
             op.route = router_path
         else:
             op.route = self._routes.prematch(scope, method)
+            if self._agent_of is not None:
+                op.agent = self._agent_of(scope["path"], op.route)
         op.begin()
         # One object per request instead of three closures: its bound methods are the
         # app's send and receive. An endpoint's route is final, so it gets no scope.

@@ -3,8 +3,14 @@
 The app's own router is the truth: Starlette (and FastAPI) put the matched route in
 ``scope["route"]``, which the wrapper reads after the app ran. Before the app runs the
 wrapper needs a label for the in-progress gauge, so the routes are compiled once into
-one regular expression per HTTP method (mounts flattened) that mirrors the router's
-first-match order. Apps without a Starlette router put every path under ``UNMATCHED``.
+one regular expression per HTTP method that mirrors the router's first-match order.
+Nested routers are flattened: Starlette ``Mount`` (of a ``Router`` or a whole app) and
+FastAPI ``include_router`` (FastAPI 0.13x and later keep the included router as one
+``_IncludedRouter`` entry, whose ``effective_candidates()`` carry the prefixed paths, and
+match its low-priority routes after every other route). Routes added to an included
+router later (the SDK's dynamic agents) change its version: a path not in the cache, or
+one that matched nothing, recompiles. Apps without a Starlette router put every path
+under ``UNMATCHED``.
 """
 
 from __future__ import annotations
@@ -52,23 +58,42 @@ def find_routes(app: Any) -> list[Any] | None:
     return None
 
 
-def _flatten(
-    routes: list[Any], regex_prefix: str, format_prefix: str
-) -> list[tuple[str, str, frozenset[str] | None]]:
-    """(regex body, template, methods) for each HTTP route, mounts expanded in order."""
-    out: list[tuple[str, str, frozenset[str] | None]] = []
+class _Walk:
+    """What flattening finds besides the entries: low-priority routes, routers that change."""
+
+    def __init__(self) -> None:
+        self.late: list[_Entry] = []  # FastAPI's low-priority routes: tried after every other one
+        self.routers: list[Any] = []  # included FastAPI routers, each with a routes version
+
+
+_Entry = tuple[str, str, frozenset[str] | None]
+
+
+def _flatten(routes: list[Any], regex_prefix: str, format_prefix: str, walk: _Walk) -> list[_Entry]:
+    """(regex body, template, methods) for each HTTP route, nested routers expanded in order."""
+    out: list[_Entry] = []
     for route in routes:
+        candidates = getattr(route, "effective_candidates", None)
+        if callable(candidates):  # FastAPI's included router: its routes carry the prefix
+            walk.routers.append(getattr(route, "original_router", None))
+            inner = [getattr(c, "starlette_route", None) or c for c in candidates()]
+            out.extend(_flatten(inner, regex_prefix, format_prefix, walk))
+            late = getattr(route, "effective_low_priority_routes", None)
+            if callable(late):
+                low = [getattr(c, "starlette_route", None) or c for c in late()]
+                walk.late.extend(_flatten(low, regex_prefix, format_prefix, _Walk()))
+            continue
         regex = getattr(route, "path_regex", None)
         fmt = getattr(route, "path_format", None)
         if regex is None or not isinstance(fmt, str) or type(route).__name__ == "WebSocketRoute":
             continue
         body = _NAMED_GROUP.sub("(?:", regex.pattern.removeprefix("^").removesuffix("$"))
-        inner = getattr(route, "routes", None)
         if regex.pattern.endswith(_MOUNT_TAIL) and fmt.endswith("/{path}"):
             mount_re = _NAMED_GROUP.sub("(?:", regex.pattern[1 : -len(_MOUNT_TAIL)])
             mount_fmt = fmt[: -len("/{path}")]
-            if inner:
-                out.extend(_flatten(list(inner), regex_prefix + mount_re, format_prefix + mount_fmt))
+            inner_routes = _mounted_routes(route)
+            if inner_routes:
+                out.extend(_flatten(inner_routes, regex_prefix + mount_re, format_prefix + mount_fmt, walk))
             out.append((regex_prefix + body, format_prefix + fmt, None))
             continue
         methods = getattr(route, "methods", None)
@@ -76,15 +101,43 @@ def _flatten(
     return out
 
 
+def flatten_routes(routes: list[Any]) -> list[_Entry]:
+    """(regex body, template, methods) for every HTTP route of ``routes``, in the router's match order."""
+    walk = _Walk()
+    return _flatten(list(routes), "", "", walk) + walk.late
+
+
+def _mounted_routes(mount: Any) -> list[Any]:
+    """The routes of a mounted router or app (``Mount.routes``, else found through its wrappers)."""
+    try:
+        inner = getattr(mount, "routes", None)
+    except Exception:  # a mounted app whose ``routes`` fails: the mount itself is the route
+        inner = None
+    if not inner:
+        inner = find_routes(getattr(mount, "app", None))
+    return list(inner or [])
+
+
 class _Compiled:
     """One compiled alternation per method over a snapshot of the routes."""
 
     def __init__(self, routes: list[Any]) -> None:
         self.key = (id(routes), len(routes))
-        self.entries = _flatten(list(routes), "", "")
+        walk = _Walk()
+        self.entries = _flatten(list(routes), "", "", walk) + walk.late
+        self.routers = [r for r in walk.routers if callable(getattr(r, "_get_routes_version", None))]
+        self.versions = self.router_versions()
         self.templates = [fmt for _, fmt, _ in self.entries]
         self.any = self._compile(range(len(self.entries)))
         self.by_method: dict[str, re.Pattern[str] | None] = {}
+
+    def router_versions(self) -> tuple[int, ...]:
+        """The routes version of each included router (FastAPI counts every route added)."""
+        return tuple(router._get_routes_version() for router in self.routers)
+
+    def stale(self) -> bool:
+        """True when an included router got routes since this snapshot."""
+        return bool(self.routers) and self.router_versions() != self.versions
 
     def _compile(self, indexes: Any) -> re.Pattern[str] | None:
         parts = [f"(?P<r{i}>{self.entries[i][0]})" for i in indexes]
@@ -133,16 +186,24 @@ class RouteResolver:
         compiled = self._compiled
         if compiled is None or compiled.key != (id(routes), len(routes)):
             # Routes added at runtime (FastAPI include_router, SDK dynamic agents) recompile.
-            compiled = self._compiled = _Compiled(routes)
-            self._routes = routes
-            self._cache.clear()
+            compiled = self._compile(routes)
         key = (method, route_path(scope) if scope.get("root_path") else scope["path"])
         found = self._cache.get(key)
+        if (found is None or found == UNMATCHED) and compiled.stale():
+            # a route added to an included router later: only a miss pays for the check
+            compiled = self._compile(routes)
+            found = None
         if found is None:
             if len(self._cache) >= _CACHE_SIZE:
                 self._cache.clear()  # bounded memory under a scan of random paths
             found = self._cache[key] = compiled.match(method, key[1])
         return found
+
+    def _compile(self, routes: list[Any]) -> _Compiled:
+        compiled = self._compiled = _Compiled(routes)
+        self._routes = routes
+        self._cache.clear()
+        return compiled
 
     @staticmethod
     def final(scope: Scope, root_path: str, prematched: str) -> str:

@@ -10,11 +10,12 @@ lines in batches.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from json.encoder import encode_basestring_ascii as _quote
+from time import time as _time
 
-from ...events import HttpRequest, Operation, current_operation
+from ...events import HttpRequest, Operation
+from ...events import current_operation as _current_operation
 from ..http.context import request_id_var
 from ..secrets import scrub_text
 from .entry import iso_utc
@@ -28,6 +29,8 @@ _ERROR = LEVEL_NUMBERS["ERROR"]
 _MAX_CACHED = 4096
 
 _Key = tuple[str, str, str | None, int, str | None]
+_NO_PEER = object()
+_request_id_get = request_id_var.get
 
 
 class AccessLogger:
@@ -39,54 +42,61 @@ class AccessLogger:
     >>> # rt.subscribe("http", on_end=AccessLogger(sink, skip_paths=("/health", "/metrics")))
     """
 
-    __slots__ = ("_parts", "_write", "sink", "skip_paths")
+    __slots__ = ("_client", "_parts", "_peer", "_write", "sink", "skip_paths")
 
     def __init__(self, sink: LogSink, skip_paths: Iterable[str] = ()) -> None:
         self.sink = sink
         self.skip_paths = frozenset(skip_paths)
         self._write = sink.writer.write if sink.json else None
-        #: the line's fixed parts per key, masked and quoted once: (is it an ERROR line, head, fields)
-        self._parts: dict[_Key, tuple[bool, str, str]] = {}
+        #: the line's fixed parts per key, masked and quoted once: (level number, head, fields)
+        self._parts: dict[_Key, tuple[int, str, str]] = {}
+        #: the last peer and its quoted ``client`` value (uvicorn gives a connection's requests one tuple)
+        self._peer: object = _NO_PEER
+        self._client = "null"
 
     def __call__(self, record: Operation) -> None:
         """Write the access line for ``record`` unless its path is skipped."""
-        assert isinstance(record, HttpRequest)
-        if record.path in self.skip_paths:
+        path = record.path  # type: ignore[attr-defined]  # an HttpRequest: the bus calls this for "http" only
+        if path in self.skip_paths:
             return
-        key = (record.method, record.path, record.route, record.status, record.outcome)
+        key = (record.method, path, record.route, record.status, record.outcome)  # type: ignore[attr-defined]
         parts = self._parts.get(key)
         if parts is None:
             parts = self._fixed_parts(key)
-        error_line, head, fields = parts
-        if (_ERROR if error_line else _INFO) < self.sink.min_levelno:
+        if parts[0] < self.sink.min_levelno:
             return
         if self._write is None:
-            self._emit_entry(record, error_line)
+            assert isinstance(record, HttpRequest)
+            self._emit_entry(record, parts[0] == _ERROR)
             return
         # the context keys exactly as build_entry finds them
-        op = current_operation()
-        rid = record.request_id or request_id_var.get()
+        op = _current_operation()
+        rid = record.request_id or _request_id_get()
         if rid is None and op is not None:
             rid = op.request_id
         context = "" if rid is None else ',"request_id":' + _quote(rid)
         trace_id, span_id = current_trace_ids()
         if trace_id is not None:
             context += f',"trace_id":"{trace_id}","span_id":"{span_id}"'
-        agent = op.agent if op is not None else None
+        agent = record.agent or (op.agent if op is not None else None)  # the route's, else the run's
         if agent is not None:
             context += ',"agent":' + _quote(agent)
-        ttfb = record.ttfb_s
-        client = record.client
-        error = _error_name(record)
+        ttfb = record.ttfb_s  # type: ignore[attr-defined]
+        peer = record.peer  # type: ignore[attr-defined]
+        if peer is not self._peer:  # one tuple per connection: keep-alive requests reuse it
+            self._peer = peer
+            self._client = "null" if not peer else _quote(f"{peer[0]}:{peer[1]}")
+        exc = record.error
+        error = type(exc).__name__ if exc is not None else record.inner_error  # type: ignore[attr-defined]
         tail = "}\n" if error is None else ',"error":' + _quote(error) + "}\n"
         self._write(
-            f'{{"timestamp":"{iso_utc(time.time())}{head}{context}{fields}'
+            f'{{"timestamp":"{iso_utc(_time())}{parts[1]}{context}{parts[2]}'
             f',"duration_ms":{(record.duration_s or 0.0) * 1000:.3f}'
             f',"ttfb_ms":{"null" if ttfb is None else f"{ttfb * 1000:.3f}"}'
-            f',"client":{"null" if client is None else _quote(client)}{tail}'
+            f',"client":{self._client}{tail}'
         )
 
-    def _fixed_parts(self, key: _Key) -> tuple[bool, str, str]:
+    def _fixed_parts(self, key: _Key) -> tuple[int, str, str]:
         method, path, route, status, outcome = key
         method, path = scrub_text(method), scrub_text(path)
         error_line = status >= 500 or outcome == "error"
@@ -101,8 +111,9 @@ class AccessLogger:
         )
         if len(self._parts) >= _MAX_CACHED:
             self._parts.clear()  # a path scan: start over rather than grow
-        self._parts[key] = (error_line, head, fields)
-        return error_line, head, fields
+        parts = (_ERROR if error_line else _INFO, head, fields)
+        self._parts[key] = parts
+        return parts
 
     def _emit_entry(self, record: HttpRequest, error_line: bool) -> None:
         # console format: the generic path (people read it; it need not be fast)

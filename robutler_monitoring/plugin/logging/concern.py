@@ -12,6 +12,7 @@ from typing import Any
 
 from ...api.health import HealthCheck
 from ...host.types import ASGIApp
+from ...integrations.robutler_sdk import serving_if_used
 from ..concerns import Concern
 from ..runtime import Runtime
 from .access import AccessLogger
@@ -68,10 +69,12 @@ class LoggingConcern(Concern):
 
     def wrap(self, app: ASGIApp, rt: Runtime) -> ASGIApp:
         _resweep()  # TARGET was just imported: undo its logging set-up
+        _adopt_sdk(rt, drop_request_lines=True)
         return app
 
     async def startup(self, rt: Runtime) -> None:
         _resweep()
+        _adopt_sdk(rt)
 
     async def shutdown(self, rt: Runtime) -> None:
         """Flush queued lines; from now on each line is written before logging returns.
@@ -106,6 +109,19 @@ def _flush_before_sigterm() -> None:
         os.kill(os.getpid(), sig)
 
     signal.signal(signal.SIGTERM, flush_then_die)
+
+
+def _adopt_sdk(rt: Runtime, *, drop_request_lines: bool = False) -> None:
+    """Served SDK agents: their lines at our level, content only with the opt-in, no request lines."""
+    serving = serving_if_used()
+    if serving is None:
+        return  # no SDK agents served: the SDK may not even be installed
+    from ...integrations.robutler_sdk import logs
+
+    logs.adopt_sdk_logging(rt.cfg.tracing.capture_content)
+    if drop_request_lines:
+        for server in serving.served_servers():
+            logs.drop_request_logging(server.app)
 
 
 def _resweep() -> None:

@@ -20,6 +20,8 @@ _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | 
     "color_message",  # uvicorn's ANSI copy of the message
 }  # fmt: skip
 STDLIB_LEVELS = LEVELS  # loguru's numbers are the stdlib's
+_SDK_PREFIX = "robutler."  # the Robutler SDK's loggers
+_SDK_NO_AGENT = "core"
 
 
 class InterceptHandler(logging.Handler):
@@ -42,6 +44,14 @@ class InterceptHandler(logging.Handler):
             # it redacted with one), never data: it would only print as "<object at 0x...>"
             if k not in _STANDARD and type(k) is str and type(v) is not object
         }
+        sdk_agent = fields.pop("agent_name", None)
+        if sdk_agent is not None and record.name.startswith(_SDK_PREFIX):
+            # the SDK's AgentContextAdapter names the agent ``agent_name``; its "core" (BaseAgent's
+            # own logger) is no agent: the agent run the line is written in supplies ``agent``
+            if isinstance(sdk_agent, str) and sdk_agent != _SDK_NO_AGENT and "agent" not in fields:
+                fields["agent"] = sdk_agent
+        elif sdk_agent is not None:
+            fields["agent_name"] = sdk_agent
         if record.stack_info:
             fields["stack_info"] = record.stack_info
         fields["_logger"] = record.name

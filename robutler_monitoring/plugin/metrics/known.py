@@ -3,11 +3,14 @@
 Prometheus's ``rate()`` and ``increase()`` need a sample before the first increase; a
 series born at its first request hides that request. So at start-up each worker creates
 the children for what the served app declares: its routes (with the closed set of request
-outcomes, not every status code), its agents and their tools.
+outcomes, not every status code), its agents and their tools. Agents come from
+``app.state.agents`` (the demo, apps built like it) and from the Robutler SDK agents
+``robutler serve`` built the app for (without importing the SDK when none was served).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from ...events import OUTCOMES
 from ..http.middleware import CLIENT_CLOSED, SERVER_CANCELLED
-from ..http.routes import _flatten, find_routes
+from ..http.routes import find_routes, flatten_routes
 from .http_local import http_metrics
 from .operations import OperationMetrics
 from .registry import instruments_for
@@ -36,11 +39,23 @@ class KnownLabels:
     routes: tuple[tuple[str, str], ...] = ()  #: (method, route template)
     agents: tuple[str, ...] = ()
     skills: tuple[tuple[str, str], ...] = ()  #: (skill, operation)
+    tools: tuple[tuple[str, str], ...] = ()  #: (agent, tool) of ``robutler_tool_calls_total``
+    models: tuple[tuple[str, str], ...] = ()  #: (agent, model) of the ``robutler_llm_*`` series
+
+
+_SERVING = "robutler_monitoring.integrations.robutler_sdk.serving"
 
 
 def discover(app: Any) -> KnownLabels:
-    """Routes from the app's router; agents and tools from ``app.state.agents`` when it has them."""
-    return KnownLabels(_routes(app), *_agents_and_skills(app))
+    """Routes from the app's router; agents and tools from ``app.state.agents`` and served SDK agents."""
+    agents, skills, tools, models = _agents_and_skills(app)
+    serving = sys.modules.get(_SERVING)  # imported only when SDK agents are served
+    for served in serving.served_agents() if serving is not None else ():
+        agents[served.name] = None
+        tools.update(((served.name, tool), None) for tool in served.tools)
+        if served.model:
+            models[(served.name, served.model)] = None
+    return KnownLabels(_routes(app), tuple(agents), tuple(skills), tuple(tools), tuple(models))
 
 
 def preinitialise(registry: CollectorRegistry, known: KnownLabels) -> None:
@@ -65,7 +80,7 @@ def _routes(app: Any) -> tuple[tuple[str, str], ...]:
     if not routes:
         return ()
     out: dict[tuple[str, str], None] = {}
-    for _, template, methods in _flatten(list(routes), "", ""):
+    for _, template, methods in flatten_routes(routes):
         if not methods:
             continue  # a mount or an any-method route: its series start at first use
         shown = sorted(methods - {"HEAD"}) or ["HEAD"]  # HEAD rides along with GET
@@ -74,19 +89,31 @@ def _routes(app: Any) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-def _agents_and_skills(app: Any) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+_Pairs = dict[tuple[str, str], None]  # an ordered set of label pairs
+
+
+def _agents_and_skills(app: Any) -> tuple[dict[str, None], _Pairs, _Pairs, _Pairs]:
+    """Agents, (skill, operation), (agent, tool) and (agent, model) of ``app.state.agents``."""
     found = _state_agents(app)
     agents: dict[str, None] = {}
-    skills: dict[tuple[str, str], None] = {}
+    skills: _Pairs = {}
+    tools: _Pairs = {}
+    models: _Pairs = {}
     for agent in found:
         name = agent if isinstance(agent, str) else getattr(agent, "name", None)
         if isinstance(name, str) and name:
             agents[name] = None
+            model = getattr(agent, "model", None)
+            if isinstance(model, str) and model:
+                models[(name, model)] = None
         for tool in _values(getattr(agent, "tools", None)):
             skill, method = getattr(getattr(tool, "skill", None), "name", None), getattr(tool, "method", None)
             if isinstance(skill, str) and isinstance(method, str):
                 skills[(skill, method)] = None
-    return tuple(agents), tuple(skills)
+            tool_name = getattr(tool, "name", None)
+            if isinstance(name, str) and name and isinstance(tool_name, str) and tool_name:
+                tools[(name, tool_name)] = None
+    return agents, skills, tools, models
 
 
 def _state_agents(app: Any) -> list[Any]:

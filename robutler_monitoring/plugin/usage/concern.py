@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from ...api.health import HealthCheck
 from ...host.errors import UsageError
 from ...host.types import ASGIApp
+from ...integrations.robutler_sdk import serving_if_used
 from ..concerns import Concern, Endpoint
 from ..runtime import Runtime
 
@@ -19,8 +19,6 @@ if TYPE_CHECKING:
 
     from ..config.schema import MonitoringConfig
     from .service import UsageService
-
-_SERVING = "robutler_monitoring.integrations.robutler_sdk.serving"
 
 
 class UsageConcern(Concern):
@@ -55,7 +53,7 @@ class UsageConcern(Concern):
 
         self.service = UsageService(rt.cfg.usage, rt.registry)
         self.service.subscribe(rt)
-        serving = sys.modules.get(_SERVING)
+        serving = serving_if_used()
         if serving is not None:  # SDK agents are served: the SDK is imported already
             from ...integrations.robutler_sdk.instrument import instrument_server
 
@@ -73,7 +71,13 @@ class UsageConcern(Concern):
         return [Endpoint(rt.cfg.usage.endpoint, self.service.usage_endpoint)]
 
     def wrap(self, app: ASGIApp, rt: Runtime) -> ASGIApp:
-        return app if self.service is None else self.service.wrap(app)
+        """Known tools' and models' series start at 0; a hard budget puts the app behind its guard."""
+        if self.service is None:
+            return app
+        from ..metrics.known import discover
+
+        self.service.declare(discover(app))
+        return self.service.wrap(app)
 
     async def startup(self, rt: Runtime) -> None:
         if self.service is not None:

@@ -8,11 +8,12 @@ Agent, model and tool names come from outside, so every metric caps its series
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from ...events import LLMCall, ToolCall
+from ...events import OUTCOMES, LLMCall, ToolCall
 from ..metrics.registry import multiprocess_dir
 from .labels import LabelCap
 
@@ -169,6 +170,27 @@ class UsageMetrics:
             ),
             (0, 1),
         )
+
+    def declare_tools(self, tools: Iterable[tuple[str, str]]) -> None:
+        """Known tools start at 0: every outcome of each (agent, tool), before its first call."""
+        for agent, tool in tools:
+            for outcome in OUTCOMES:
+                self.tool_calls.child(agent, tool, outcome)
+            self.tool_duration.child(agent, tool)
+
+    def declare_models(self, models: Iterable[tuple[str, str]], priced: Callable[[str], bool]) -> None:
+        """Known (agent, model) pairs start at 0: tokens, requests, latency, and cost or unpriced tokens."""
+        for agent, model in models:
+            for kind in ("input", "output"):
+                self.tokens.child(agent, model, kind)
+            for outcome in OUTCOMES:
+                self.requests.child(agent, model, outcome)
+            self.duration.child(agent, model)
+            self.ttft.child(agent, model)
+            if priced(model):
+                self.cost.child(agent, model)
+            else:
+                self.unpriced_tokens.child(model)
 
     def llm_ended(self, op: Any) -> None:
         """Count one finished LLM call (request path)."""

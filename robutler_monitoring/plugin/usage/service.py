@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
@@ -19,12 +19,15 @@ from ...host.types import ASGIApp
 from ..config.schema import BudgetConfig, UsageConfig
 from ..metrics.registry import instruments_for
 from .budgets import BudgetGuard, BudgetTracker
-from .cost import ModelPrice, Pricer
+from .cost import ModelPrice, Pricer, TokenCounts
 from .exporter import Exporter
 from .metrics import UsageMetrics
 from .recorder import UsageRecorder
 from .sinks import HttpSink, JsonlSink, Sink
 from .spool import Spool, SpoolStats
+
+if TYPE_CHECKING:
+    from ..metrics.known import KnownLabels
 
 __all__ = ["ExportMetrics", "UsageService"]
 
@@ -130,6 +133,17 @@ class UsageService:
                 on_failed=lambda sink, exc: self.export_metrics.failed.labels(sink).inc(),
                 on_stats=self._stats,
             )
+
+    def declare(self, known: KnownLabels) -> None:
+        """The usage series of the served app's known tools and models start at 0."""
+        self.metrics.declare_tools(known.tools)
+        self.metrics.declare_models(known.models, self._priced)
+
+    def _priced(self, model: str) -> bool:
+        try:
+            return self.recorder.pricer.price(model, TokenCounts()).cost_usd is not None
+        except Exception:  # a pricing failure shows at the first call; start-up goes on
+            return False
 
     def wrap(self, app: ASGIApp) -> ASGIApp:
         """The app behind the budget guard when a budget is hard (429 before the agent runs)."""

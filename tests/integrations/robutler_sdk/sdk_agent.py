@@ -9,6 +9,9 @@ exactly what it reported.
 
 from __future__ import annotations
 
+import asyncio
+import os
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -116,15 +119,41 @@ class FakeLiteLLM(LiteLLMSkill):  # type: ignore[misc]
         return await self._answers.chat_completion(messages, model=model, tools=tools)
 
 
+#: a file path: :class:`GatedLLM` holds its streamed answer after the first word until it exists
+GATE_ENV = "SDK_AGENT_GATE"
+
+
+class GatedLLM(FakeLLM):
+    """:class:`FakeLLM` whose streamed answer waits after its first word until the gate file exists."""
+
+    async def chat_completion_stream(
+        self, messages: list[dict[str, Any]], model: str | None = None, tools: Any = None, **kw: Any
+    ) -> AsyncIterator[dict[str, Any]]:
+        gate = os.environ.get(GATE_ENV)
+        first = True
+        async for chunk in super().chat_completion_stream(messages, model=model, tools=tools, **kw):
+            yield chunk
+            if first and gate and _round(messages) == "answer":
+                first = False
+                deadline = time.monotonic() + 60
+                while not os.path.exists(gate) and time.monotonic() < deadline:
+                    await asyncio.sleep(0.02)
+
+
 @tool  # type: ignore[untyped-decorator]
 def add(a: int, b: int) -> int:
     """Add two integers."""
     return a + b
 
 
-def make_agent(name: str = "calculator", *, litellm: bool = False) -> BaseAgent:
-    llm = FakeLiteLLM() if litellm else FakeLLM()
+def make_agent(name: str = "calculator", *, litellm: bool = False, gated: bool = False) -> BaseAgent:
+    llm = FakeLiteLLM() if litellm else GatedLLM() if gated else FakeLLM()
     return BaseAgent(name=name, instructions="You add numbers.", skills={"primary_llm": llm}, tools=[add])
 
 
 agent = make_agent()
+
+
+def two_agents() -> list[BaseAgent]:
+    """``--factory``: the calculator and ``gated``, whose streamed answer waits for ``$SDK_AGENT_GATE``."""
+    return [make_agent(), make_agent("gated", gated=True)]

@@ -55,6 +55,7 @@ def test_openai_client_non_streaming_and_streaming(tmp_path: Path) -> None:
         "ROBUTLER_MONITORING__USAGE__EXPORT__JSONL__PATH": str(export),
     }
     with robutler_serve(TARGET, tmp_path=tmp_path, env=env, cwd=ROOT, timeout=120) as server:
+        _check_known_at_zero(_samples(server.base_url))
         client = OpenAI(base_url=f"{server.base_url}/calculator", api_key="unused", max_retries=0)
         answer = client.chat.completions.create(model="gpt-4o-mini", messages=QUESTION)
         assert answer.choices[0].message.content == "The sum is 5."
@@ -113,3 +114,18 @@ def test_openai_client_non_streaming_and_streaming(tmp_path: Path) -> None:
         assert sorted(json.loads(line)["id"] for line in exported.splitlines()) == sorted(
             r["id"] for r in records
         )
+
+
+def _check_known_at_zero(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> None:
+    """Before any request the served agent, its tool and its model have their series, at 0."""
+    labels = {"agent": "calculator", "model": "gpt-4o-mini"}
+    tool = {"agent": "calculator", "tool": "add"}
+    for status in ("success", "error"):
+        assert _value(samples, "robutler_agent_executions_total", agent="calculator", status=status) == 0
+        assert _value(samples, "robutler_tool_calls_total", **tool, status=status) == 0
+        assert _value(samples, "robutler_llm_requests_total", **labels, status=status) == 0
+    assert _value(samples, "robutler_agent_execution_duration_seconds_count", agent="calculator") == 0
+    assert _value(samples, "robutler_llm_tokens_total", **labels, type="input") == 0
+    assert _value(samples, "robutler_llm_cost_usd_total", **labels) == 0  # gpt-4o-mini has a price
+    unpriced = [key for key in samples if key[0] == "robutler_llm_unpriced_tokens_total"]
+    assert unpriced == []

@@ -107,3 +107,26 @@ def test_errors_follow_the_outcome_label_when_there_is_one() -> None:
     [server, *_] = report.build(report.Window(scrape, None, MONITORING))
     assert isinstance(server.data, dict)
     assert server.data["error_rate_ratio"] == pytest.approx(1 / 8)
+
+
+def test_agents_get_cost_of_priced_models_and_unpriced_tokens_apart() -> None:
+    page = """
+robutler_agent_executions_total{agent="a",status="success"} 2
+robutler_agent_executions_total{agent="b",status="success"} 1
+robutler_agent_executions_total{agent="c",status="success"} 0
+robutler_llm_tokens_total{agent="a",model="priced",type="input"} 100
+robutler_llm_tokens_total{agent="a",model="priced",type="output"} 10
+robutler_llm_tokens_total{agent="a",model="house",type="input"} 7
+robutler_llm_tokens_total{agent="b",model="house",type="output"} 5
+robutler_llm_cost_usd_total{agent="a",model="priced"} 0.25
+robutler_llm_unpriced_tokens_total{model="house"} 12
+"""
+    window = report.Window(Scrape(None, Samples.parse(page), 0.0), None, MONITORING)
+    section = report.agents_section(window)
+    assert section is not None and isinstance(section.data, list)
+    got = {row["agent"]: (row["cost_usd"], row["unpriced_tokens"]) for row in section.data}
+    assert got == {"a": (0.25, 7), "b": (None, 5), "c": (None, 0)}  # no price: None, never 0
+    console = Console(width=200, record=True)
+    console.print(render("http://x", [section]))
+    text = console.export_text()
+    assert "cost (USD)" in text and "$0.250000" in text and "+ 5" in text

@@ -6,12 +6,15 @@ import json
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from robutler_monitoring.plugin.commands import status as status_module
 from robutler_monitoring.plugin.commands.remote import Client, resolve_target
 from tests.plugin.commands.support import chat, invoke
+from tests.support.polling import wait_until
 from tests.support.servers import ServeProcess, free_port, robutler_serve, run_robutler
 
 TOKEN = "status-test-token"
@@ -85,6 +88,37 @@ def test_status_json_counts_what_was_sent(tmp_path: Path) -> None:
     assert (echo["executions"], echo["errors"]) == (4, 1)
     assert echo["input_tokens"] > 0 and echo["output_tokens"] > 0  # the demo reports its LLM calls
     assert {c["check"] for c in doc["checks"]} >= {"readiness", "uptime", "memory:rss", "eventloop:lag"}
+
+
+@pytest.mark.slow
+def test_status_shows_cost_per_agent_and_unpriced_tokens_apart(tmp_path: Path) -> None:
+    # the assistant's model gets a price (USD per million tokens); the echo agent's stays unpriced
+    config = tmp_path / "robutler.yaml"
+    prices = {"demo-assistant-1": {"input": 2.0, "output": 8.0}}
+    config.write_text(yaml.safe_dump({"monitoring": {"usage": {"prices": prices}}}), encoding="utf-8")
+    with robutler_serve(tmp_path=tmp_path, env={"ROBUTLER_CONFIG": str(config)}, timeout=90) as server:
+        assert chat(server.base_url, "What is 6 * 7?", count=2) == [200, 200]
+        assert chat(server.base_url, "hello there", agent="echo") == [200]
+
+        def counted() -> dict[str, dict[str, Any]]:  # usage is counted by a writer thread
+            code, out, _ = invoke("monitor", "status", "--url", server.base_url, "--json", "--window", "0")
+            rows = {row["agent"]: row for row in json.loads(out)["agents"]}
+            done = code == 0 and rows["echo"]["unpriced_tokens"] and rows["assistant"]["cost_usd"]
+            return rows if done else {}
+
+        rows = wait_until(counted, timeout=30, what="cost and unpriced tokens in status --json")
+        _, table, _ = invoke("monitor", "status", "--url", server.base_url)
+    assistant, echo = rows["assistant"], rows["echo"]
+    expected = (assistant["input_tokens"] * 2.0 + assistant["output_tokens"] * 8.0) / 1e6
+    assert assistant["cost_usd"] == pytest.approx(expected, rel=1e-9)
+    assert assistant["unpriced_tokens"] == 0
+    assert echo["cost_usd"] is None  # unknown, not 0
+    assert echo["unpriced_tokens"] == echo["input_tokens"] + echo["output_tokens"] > 0
+    lines = table.splitlines()
+    assert "cost (USD)" in table and "unpriced tokens" in table
+    echo_line = next(line for line in lines if " echo " in line)
+    assert f"+ {echo['unpriced_tokens']:,}" in echo_line and "$" not in echo_line
+    assert f"${expected:,.6f}" in next(line for line in lines if " assistant " in line)
 
 
 @pytest.mark.slow

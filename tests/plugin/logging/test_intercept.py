@@ -78,3 +78,14 @@ def test_private_marker_objects_on_records_are_not_fields() -> None:
         lib.removeFilter(stamp_record)
     assert "litellm_redacted" not in entry
     assert entry["attempt"] == 3
+
+
+def test_the_sdks_agent_name_field_becomes_agent_and_its_core_placeholder_goes() -> None:
+    with captured(level="INFO") as logs:
+        logging.getLogger("robutler.base_agent").info("built", extra={"agent_name": "core"})
+        logging.getLogger("robutler.skill.x").info("ran", extra={"agent_name": "planner"})
+        logging.getLogger("tests.app").info("mine", extra={"agent_name": "kept as is"})
+        entries = {e["message"]: e for e in logs.entries()}
+    assert "agent_name" not in entries["built"] and "agent" not in entries["built"]
+    assert entries["ran"]["agent"] == "planner" and "agent_name" not in entries["ran"]
+    assert entries["mine"]["agent_name"] == "kept as is" and "agent" not in entries["mine"]

@@ -31,6 +31,8 @@ def test_discover_finds_the_demo_routes_agents_and_tools_through_wrappers() -> N
     }  # fmt: skip
     assert known.agents == ("assistant", "echo")
     assert set(known.skills) == {("calculator", "evaluate"), ("weather", "forecast")}
+    assert set(known.tools) == {("assistant", "calculator"), ("assistant", "weather")}
+    assert known.models == (("assistant", "demo-assistant-1"), ("echo", "demo-echo-1"))
 
 
 def test_discover_expands_methods_and_skips_mounts_without_methods() -> None:

@@ -10,7 +10,9 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from robutler_monitoring.events import EventBus, HttpRequest, record_llm_call, record_tool_call
+from robutler_monitoring.plugin.commands.samples import Samples
 from robutler_monitoring.plugin.config.schema import UsageConfig
+from robutler_monitoring.plugin.metrics.known import KnownLabels
 from robutler_monitoring.plugin.usage.service import UsageService
 from robutler_monitoring.plugin.usage.spool import SpoolStats
 from tests.support.polling import wait_until
@@ -47,10 +49,9 @@ def test_records_reach_the_file_priced_by_the_override(tmp_path: Path) -> None:
         assert wait_until(
             lambda: registry.get_sample_value("robutler_usage_exported_records_total", {"sink": "jsonl"}) == 2
         )
-        assert (
-            registry.get_sample_value("robutler_llm_cost_usd_total", {"agent": "a", "model": "house-model"})
-            == 3.0
-        )
+        # the writer thread bumps the metrics too; the file may be written first
+        cost = {"agent": "a", "model": "house-model"}
+        assert wait_until(lambda: registry.get_sample_value("robutler_llm_cost_usd_total", cost) == 3.0)
     finally:
         service.stop()
 
@@ -85,3 +86,31 @@ def test_usage_endpoint_serves_the_latest_records(tmp_path: Path) -> None:
     sent.clear()
     asyncio.run(service.usage_endpoint({"type": "http", "method": "POST"}, receive, send))
     assert sent[0]["status"] == 405
+
+
+def test_known_tools_and_models_start_at_zero_as_cost_or_unpriced_by_their_price(tmp_path: Path) -> None:
+    registry = CollectorRegistry()
+    service = UsageService(_config(tmp_path), registry)
+    service.declare(
+        KnownLabels(
+            tools=(("a", "search"),),
+            models=(("a", "house-model"), ("a", "gpt-4o-mini"), ("b", "no-such-model-xyz")),
+        )
+    )
+    samples = Samples.collect(registry)
+    calls = samples.select("robutler_tool_calls_total")
+    assert {(s.labels["tool"], s.labels["status"]) for s in calls} == {
+        ("search", "success"), ("search", "error"), ("search", "client_closed"), ("search", "cancelled"),
+    }  # fmt: skip
+    assert all(s.value == 0 for s in calls)
+    cost = samples.select("robutler_llm_cost_usd_total")
+    assert sorted(s.labels["model"] for s in cost) == ["gpt-4o-mini", "house-model"]  # override, library
+    unpriced = samples.select("robutler_llm_unpriced_tokens_total")
+    assert [(s.labels["model"], s.value) for s in unpriced] == [("no-such-model-xyz", 0.0)]
+    tokens = samples.select("robutler_llm_tokens_total")
+    assert {(s.labels["agent"], s.labels["type"]) for s in tokens} == {
+        ("a", "input"), ("a", "output"), ("b", "input"), ("b", "output"),
+    }  # fmt: skip
+    assert samples.select("robutler_llm_requests_total") and samples.select(
+        "robutler_llm_request_duration_seconds_count"
+    )

@@ -1,0 +1,48 @@
+"""``monitoring.server.gc_freeze``: a served worker freezes its start-up objects."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.servers import robutler_serve
+
+APP = """
+import gc
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    body = str(gc.get_freeze_count()).encode()
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": body})
+"""
+
+
+def _frozen(base: str) -> int:
+    return int(httpx.get(base + "/frozen", timeout=10).text)
+
+
+@pytest.mark.slow
+def test_a_served_worker_freezes_its_start_up_objects(tmp_path: Path) -> None:
+    (tmp_path / "frozenapp.py").write_text(APP)
+    with robutler_serve("frozenapp.py:app", tmp_path=tmp_path, cwd=tmp_path) as server:
+        deadline = time.monotonic() + 15
+        count = _frozen(server.base_url)
+        while count == 0 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            count = _frozen(server.base_url)
+    # modules, config and the app: a served process holds tens of thousands of objects at start
+    assert count > 10_000
+
+
+@pytest.mark.slow
+def test_gc_freeze_false_leaves_the_collector_alone(tmp_path: Path) -> None:
+    (tmp_path / "frozenapp.py").write_text(APP)
+    env = {"ROBUTLER_MONITORING__SERVER__GC_FREEZE": "false"}
+    with robutler_serve("frozenapp.py:app", tmp_path=tmp_path, cwd=tmp_path, env=env) as server:
+        time.sleep(2.5)  # past the moment the freeze would have happened
+        assert _frozen(server.base_url) == 0
