@@ -2,14 +2,14 @@
 
 The counts come from the same registry ``/metrics`` serves (in multiprocess mode, the
 registry that sums every worker's files), so errors on any worker count the same as in
-one process. Each evaluation appends a sample; the increase over a window is summed
-pair by pair, a drop counting as a counter reset (a restart), as Prometheus's
-``increase()`` does, so samples kept in the state file carry the window across restarts.
+one process. Each evaluation appends a sample; the increase over a window is the last
+sample minus the first, a drop counting as a counter reset (a restart) after which all of
+the new count is growth, as Prometheus's ``increase()`` does, so samples kept in the
+state file carry the window across restarts.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -138,8 +138,8 @@ class History:
 
     def _thin(self, before: float) -> None:
         # keep the last sample of each minute among the old ones (and the oldest: the baseline
-        # of a window longer than the history); increase() adds pair by pair, so dropping a
-        # sample in between loses nothing but resolution
+        # of a window longer than the history); counters only grow, so dropping a sample in
+        # between loses nothing but resolution (a reset is still seen: a later count is lower)
         kept: list[tuple[float, Counts]] = []
         for t, counts in self.samples:
             if (
@@ -168,9 +168,17 @@ class History:
             # extrapolates, so a long window is as long as asked and not up to a minute longer
             (t0, c0), (t1, c1) = chosen[0], chosen[1]
             chosen = [(start, _between(c0, c1, (start - t0) / (t1 - t0))), *chosen[1:]]
-        for (_, before), (_, after) in itertools.pairwise(chosen):
-            total = _add(total, _delta(before, after))
-        return total
+        if not chosen:
+            return total
+        # counters only grow between restarts: the growth of each run of samples is its last
+        # minus its first; a drop (a reset) starts a new run, all of whose first sample is new
+        base = prev = chosen[0][1]
+        for _, counts in chosen[1:]:
+            if counts.requests < prev.requests or counts.failed < prev.failed:
+                total = _add(_add(total, _delta(base, prev)), counts)
+                base = counts
+            prev = counts
+        return _add(total, _delta(base, prev))
 
 
 def error_ratio(grown: Counts, min_requests: int) -> float | None:

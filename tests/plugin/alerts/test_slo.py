@@ -214,6 +214,7 @@ def _latency_incident(
     return changes, sent + _sent(ev)
 
 
+@pytest.mark.slow  # 480 evaluations, each writing the state file (fsync): several seconds
 def test_latency_burn_pages_and_resolves_in_process_once_across_a_restart(tmp_path: Path) -> None:
     changes, sent = _latency_incident(tmp_path, restart_at=30 * 6)  # both pairs are firing at minute 30
     # the SRE workbook's arithmetic on 50 % slow against a 1 % budget, from minute 10 (600 s):
