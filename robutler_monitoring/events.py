@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from time import perf_counter as _perf_counter
 from time import time_ns as _time_ns
 from types import TracebackType
-from typing import Any, ClassVar, Final, Literal, TypeVar
+from typing import Any, ClassVar, Final, Literal, Protocol, TypeVar
 
 __all__ = [
     "KINDS",
@@ -53,6 +53,7 @@ __all__ = [
     "LLMCall",
     "Operation",
     "Outcome",
+    "ResponseHold",
     "SkillCall",
     "ToolCall",
     "agent_run",
@@ -272,6 +273,13 @@ class Operation:
         return f"<{type(self).__name__} {self.name!r} {state}>"
 
 
+class ResponseHold(Protocol):
+    """Something a request's last response byte waits for (usage records committed to disk)."""
+
+    async def wait(self) -> None:
+        """Return when the response may end (bounded: never wait forever)."""
+
+
 #: ``Operation.name``'s slot, which ``HttpRequest.name`` fills only when set.
 _NAME_SLOT: Any = Operation.__dict__["name"]
 
@@ -283,10 +291,14 @@ class HttpRequest(Operation):
     ended: an agent run inside it that fails after the status line was sent (a streamed
     answer) sets ``inner_error``, and the request ends as ``error``. (A failed tool or LLM
     call the agent handled is not a failed request.)
+
+    ``hold``: set by a concern whose work must be done before the response ends (the
+    usage recorder, until the request's records are on disk); the HTTP wrapper awaits
+    ``hold.wait()`` before it sends the last body message. ``None`` for most requests.
     """
 
     kind: ClassVar[str] = "http"
-    __slots__ = ("inner_error", "method", "path", "peer", "route", "status", "ttfb_s")
+    __slots__ = ("hold", "inner_error", "method", "path", "peer", "route", "status", "ttfb_s")
 
     def __init__(
         self,
@@ -325,6 +337,7 @@ class HttpRequest(Operation):
         self.ttfb_s: float | None = None
         self.peer: Any = None  #: the ASGI scope's ``client`` (host, port), when known
         self.inner_error: str | None = None  #: error type of work that failed after the status line
+        self.hold: ResponseHold | None = None  #: what the last body message waits for
 
     @property
     def name(self) -> str:

@@ -65,3 +65,8 @@ class CloudEventsReceiver:
     def ids(self) -> set[str]:
         with self._lock:
             return set(self.events)
+
+    def unique_events(self) -> list[dict[str, Any]]:
+        """The events received so far, one per ``id``."""
+        with self._lock:
+            return list(self.events.values())

@@ -55,6 +55,7 @@ class ChannelWorker:
         retries: int,
         on_failed: Callable[[Notification], None],
         on_outcome: Outcome,
+        on_delivered: Callable[[Notification], None] | None = None,
         backoff: float = 1.0,
         max_backoff: float = 30.0,
     ) -> None:
@@ -66,6 +67,7 @@ class ChannelWorker:
         self._retries = retries
         self._on_failed = on_failed
         self._on_outcome = on_outcome
+        self._on_delivered = on_delivered
         self._backoff = backoff
         self._max_backoff = max_backoff
         self._cond = threading.Condition()
@@ -145,6 +147,8 @@ class ChannelWorker:
                 self.status.last_success = time.time()
                 self.status.delivered += 1
                 self._on_outcome(self.channel.name, "delivered")
+                if self._on_delivered is not None:
+                    self._on_delivered(n)
                 logger.info(
                     "alerts: {} {} sent to {} ({})",
                     n.rule.name,

@@ -6,7 +6,10 @@ firing, at most one reminder per its ``repeat_interval`` while it keeps firing, 
 ``resolved`` when it recovers (if it asked for them); a rule that recovers while still
 pending sends nothing. Silenced rules change state as usual and notify nobody.
 Delivery failures come back through :meth:`Engine.delivery_failed`: a firing that could
-not be delivered is sent again at the next evaluation, so is a resolved notice.
+not be delivered is sent again, so is a resolved notice. A channel that stays down is not
+tried at every evaluation: after each failed attempt it waits twice as long (one evaluation
+interval, then 2, 4, ... capped at :data:`MAX_CHANNEL_BACKOFF` and at the channel's
+``repeat_interval``), holding its notices meanwhile; a delivery ends the wait.
 """
 
 from __future__ import annotations
@@ -15,10 +18,15 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .rules import AlertPlan, Rule
+from loguru import logger
+
+from .rules import AlertPlan, Channel, Rule
 
 State = Literal["inactive", "pending", "firing"]
 Status = Literal["firing", "resolved"]
+
+#: Seconds a channel that keeps failing waits between attempts at most.
+MAX_CHANNEL_BACKOFF = 300.0
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,14 @@ class RuleState:
 
 
 @dataclass(frozen=True)
+class Backoff:
+    """A failing channel: how many evaluations in a row learned of failures, and the next try."""
+
+    failures: int
+    until: float
+
+
+@dataclass(frozen=True)
 class Silence:
     """Notifications of a rule are held back until ``until``."""
 
@@ -100,7 +116,8 @@ class Engine:
         self.plan = plan
         self.states: dict[str, RuleState] = {r.name: RuleState() for r in plan.rules}
         self.silences: dict[str, Silence] = {}
-        self._failures: deque[Notification] = deque()  # filled from delivery threads
+        self.backoff: dict[str, Backoff] = {}  # channel -> its wait, while it keeps failing
+        self._outcomes: deque[tuple[Notification, bool]] = deque()  # filled from delivery threads
 
     def silenced(self, rule: str, now: float) -> Silence | None:
         """The silence holding back ``rule``'s notifications now, if any."""
@@ -108,12 +125,16 @@ class Engine:
         return found if found is not None and found.until > now else None
 
     def delivery_failed(self, notification: Notification) -> None:
-        """A notification could not be delivered (thread-safe): send it again next time."""
-        self._failures.append(notification)
+        """A notification could not be delivered (thread-safe): send it again, after a backoff."""
+        self._outcomes.append((notification, False))
+
+    def delivery_succeeded(self, notification: Notification) -> None:
+        """A notification was delivered (thread-safe): its channel's backoff ends."""
+        self._outcomes.append((notification, True))
 
     def evaluate(self, now: float, observations: dict[str, Observation]) -> list[Notification]:
         """Advance every observed rule to ``now``; return the notifications to send."""
-        self._take_failures()
+        self._take_outcomes(now)
         out: list[Notification] = []
         for rule in self.plan.rules:
             seen = observations.get(rule.name)
@@ -151,6 +172,9 @@ class Engine:
             sub = next((s for s in channel.subscriptions if s.rule == rule.name), None)
             if sub is None:
                 continue
+            waiting = self.backoff.get(channel.name)
+            if waiting is not None and now < waiting.until:
+                continue  # the channel keeps failing: its notices stay due until the wait ends
             if st.state == "firing":
                 assert st.firing_since is not None
                 st.resolve_due.pop(channel.name, None)  # fired again: the old incident's notice is moot
@@ -176,18 +200,45 @@ class Engine:
                     out.append(Notification(rule, channel.name, "resolved", st.value, started, ended, now))
         return out
 
-    def _take_failures(self) -> None:
-        while self._failures:
-            failed = self._failures.popleft()
-            st = self.states.get(failed.rule.name)
-            if st is None:
-                continue
-            if failed.status == "firing":
-                same_incident = st.state == "firing" and st.firing_since == failed.started_at
-                if same_incident and st.notified.get(failed.channel) == failed.at:
-                    del st.notified[failed.channel]
-            elif st.state != "firing" and failed.started_at == st.last_started:
-                st.resolve_due[failed.channel] = failed.started_at
+    def _take_outcomes(self, now: float) -> None:
+        failing: dict[str, float] = {}  # channel -> when its latest undelivered notice was made
+        while self._outcomes:
+            n, delivered = self._outcomes.popleft()
+            if delivered:
+                failing.pop(n.channel, None)
+                self.backoff.pop(n.channel, None)
+            else:
+                failing[n.channel] = max(n.at, failing.get(n.channel, n.at))
+                self._rearm(n)
+        for channel in self.plan.channels:
+            if channel.name in failing:
+                self._back_off(channel, failing[channel.name])
+
+    def _back_off(self, channel: Channel, attempted: float) -> None:
+        """Wait one interval after the first failed attempt, twice as long after each next one."""
+        failures = self.backoff[channel.name].failures + 1 if channel.name in self.backoff else 1
+        cap = min([MAX_CHANNEL_BACKOFF, *(s.repeat_interval for s in channel.subscriptions)])
+        wait = min(cap, self.plan.interval * 2 ** (failures - 1))
+        self.backoff[channel.name] = Backoff(failures, attempted + wait)
+        if failures > 1:
+            logger.warning(
+                "alerts: channel {} failed {} times in a row; next attempt in {:g} s after the last",
+                channel.name,
+                failures,
+                wait,
+            )
+
+    def _rearm(self, failed: Notification) -> None:
+        """Make an undelivered notice due again (unless its incident is over or superseded)."""
+        st = self.states.get(failed.rule.name)
+        if st is None:
+            return
+        if failed.status == "firing":
+            same_incident = st.state == "firing" and st.firing_since == failed.started_at
+            if same_incident and st.notified.get(failed.channel) == failed.at:
+                del st.notified[failed.channel]
+        elif st.state != "firing" and failed.started_at == st.last_started:
+            st.resolve_due[failed.channel] = failed.started_at
 
     def snapshot(self) -> dict[str, Any]:
         """Rule states and silences, for the state file."""

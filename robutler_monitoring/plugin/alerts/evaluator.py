@@ -27,7 +27,7 @@ from .rules import AlertPlan, Rule
 from .senders import make_sender
 from .spend import BUDGET_KINDS, observe_budget, read_spend
 from .state import EvaluatorLock, StatePaths, read_json, read_silences, write_json
-from .window import Counts, History, error_ratio, p95_ms, read_counts
+from .window import Counts, History, error_ratio, p95_ms, read_counts, slow_ratio
 
 HealthSource = Callable[[], Awaitable[str]]  # the detailed health's status: pass, warn or fail
 STATE_VERSION = 1
@@ -136,7 +136,7 @@ class Evaluator:
                 if health_status is None:
                     health_status = await self._health()
                 out[rule.name] = Observation(health_status == "fail", 1.0 if health_status == "fail" else 0.0)
-            elif rule.kind == "burn":
+            elif rule.kind in ("burn", "latency_burn"):
                 out[rule.name] = self._burn(rule, now)
             elif rule.kind in BUDGET_KINDS:
                 if spend is None:
@@ -159,11 +159,22 @@ class Evaluator:
         return out
 
     def _burn(self, rule: Rule, now: float) -> Observation:
-        """Both windows burn the error budget faster than ``rule.threshold`` times."""
+        """Both windows burn the error budget faster than ``rule.threshold`` times.
+
+        The budget is the share of requests allowed to be bad: failed ones for availability,
+        slower than ``rule.bound`` to the first byte for latency; the value is the long
+        window's burn rate.
+        """
         budget = 1.0 - rule.objective
         assert rule.threshold is not None
-        long = error_ratio(self.history.increase(now, rule.window), rule.min_requests)
-        short = error_ratio(self.history.increase(now, rule.short_window), rule.min_requests)
+
+        def bad(window: float) -> float | None:
+            grown = self.history.increase(now, window)
+            if rule.kind == "latency_burn":
+                return slow_ratio(grown, rule.bound, rule.min_requests)
+            return error_ratio(grown, rule.min_requests)
+
+        long, short = bad(rule.window), bad(rule.short_window)
         if long is None or short is None:
             return Observation(False, None if long is None else long / budget)
         limit = rule.threshold * budget
@@ -210,6 +221,7 @@ def _channel_dispatcher(ev: Evaluator) -> Dispatcher:
                 queue_size=ev.queue_size,
                 retries=channel.config.retries,
                 on_failed=ev.engine.delivery_failed,
+                on_delivered=ev.engine.delivery_succeeded,
                 on_outcome=ev.metrics.notified,
             )
             for channel in ev.plan.channels

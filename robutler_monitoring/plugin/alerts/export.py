@@ -3,8 +3,10 @@
 The same numbers the in-process rules read (``robutler_http_requests_total`` and the
 time-to-first-byte histogram, monitoring endpoints left out), the same window, ``for``,
 ``min_requests``, names, severity and annotations; grouped by ``job`` and ``instance`` so
-one rule file serves a fleet. The ``health`` rule has no metric to stand on (Prometheus
-would probe ``/health/detailed`` with a blackbox exporter), so it is left out, and said so.
+one rule file serves a fleet. A latency SLO counts the requests of its time-to-first-byte
+``le`` bucket as good (the bound is a bucket boundary, so the count is exact). The
+``health`` rule has no metric to stand on (Prometheus would probe ``/health/detailed``
+with a blackbox exporter), so it is left out, and said so.
 
 Budget rules compare ``robutler_budget_spent`` (today's spend since midnight UTC, which the
 server works out from its day totals) with the rule's threshold, as the in-process rules
@@ -55,19 +57,8 @@ def rule_expr(rule: Rule, skip: tuple[str, ...]) -> str | None:
         failed_selector = _selector(routes, _FAILED)
         failed = f"sum by ({_BY}) (increase({REQUESTS}{failed_selector}[{window}]))"
         return f"({failed} / {total}) > {rule.threshold:g}\nand\n{total} >= {rule.min_requests}"
-    if rule.kind == "burn":
-        assert rule.threshold is not None
-        limit = f"{rule.threshold * (1 - rule.objective):.6g}"
-
-        def ratio(window: str) -> str:
-            failed = f"sum by ({_BY}) (increase({REQUESTS}{_selector(routes, _FAILED)}[{window}]))"
-            total = f"sum by ({_BY}) (increase({REQUESTS}{_selector(routes)}[{window}]))"
-            return f"({failed} / {total})"
-
-        long, short = format_duration(rule.window), format_duration(rule.short_window)
-        total_short = f"sum by ({_BY}) (increase({REQUESTS}{_selector(routes)}[{short}]))"
-        enough = f"{total_short} >= {rule.min_requests}"
-        return f"{ratio(long)} > {limit}\nand\n{ratio(short)} > {limit}\nand\n{enough}"
+    if rule.kind in ("burn", "latency_burn"):
+        return _burn_expr(rule, routes)
     if rule.kind == "latency":
         assert rule.threshold is not None
         buckets = f"sum by ({_BY}, le) (rate({TTFB_BUCKET}{_selector(routes)}[{window}]))"
@@ -75,6 +66,31 @@ def rule_expr(rule: Rule, skip: tuple[str, ...]) -> str | None:
         p95 = f"histogram_quantile(0.95, {buckets}) * 1000"
         return f"{p95} > {rule.threshold:g}\nand\n{count} >= {rule.min_requests}"
     return None
+
+
+def _burn_expr(rule: Rule, routes: str) -> str:
+    """Both windows' bad ratio above the burn rate times the budget, with enough requests."""
+    assert rule.threshold is not None
+    limit = f"{rule.threshold * (1 - rule.objective):.6g}"
+
+    def increase(series: str, *matchers: str, window: str) -> str:
+        return f"sum by ({_BY}) (increase({series}{_selector(routes, *matchers)}[{window}]))"
+
+    def ratio(window: str) -> str:
+        if rule.kind == "latency_burn":
+            good = increase(TTFB_BUCKET, f'le="{_le(rule.bound)}"', window=window)
+            return f"(1 - {good} / {increase(TTFB_COUNT, window=window)})"
+        return f"({increase(REQUESTS, _FAILED, window=window)} / {increase(REQUESTS, window=window)})"
+
+    long, short = format_duration(rule.window), format_duration(rule.short_window)
+    counted = TTFB_COUNT if rule.kind == "latency_burn" else REQUESTS
+    enough = f"{increase(counted, window=short)} >= {rule.min_requests}"
+    return f"{ratio(long)} > {limit}\nand\n{ratio(short)} > {limit}\nand\n{enough}"
+
+
+def _le(bound: float) -> str:
+    """The ``le`` label as prometheus_client writes it (and Prometheus 3 normalizes it): ``2.5``, ``1.0``."""
+    return repr(float(bound))
 
 
 def _rule_doc(rule: Rule, skip: tuple[str, ...]) -> dict[str, Any] | None:
@@ -88,6 +104,13 @@ def _rule_doc(rule: Rule, skip: tuple[str, ...]) -> dict[str, Any] | None:
         budget = 1 - rule.objective
         value = "{{ $value | humanizePercentage }}"
         summary = f"error ratio {value} burns the {budget:.3g} budget > {rule.threshold:g}x {where}"
+    elif rule.kind == "latency_burn":
+        budget = 1 - rule.objective
+        value = "{{ $value | humanizePercentage }}"
+        summary = (
+            f"{value} of requests slower than {rule.bound:g}s burn the {budget:.3g} budget"
+            f" > {rule.threshold:g}x {where}"
+        )
     elif rule.kind == "error":
         summary = f"error rate {{{{ $value | humanizePercentage }}}} > {rule.threshold_text()} {where}"
     else:
@@ -97,11 +120,14 @@ def _rule_doc(rule: Rule, skip: tuple[str, ...]) -> dict[str, Any] | None:
     if rule.for_:
         doc["for"] = format_duration(rule.for_)
     doc["labels"] = {"severity": rule.severity, "event": rule.event}
-    if rule.kind == "burn":
+    if rule.kind in ("burn", "latency_burn"):
         windows = f"{format_duration(rule.window)} and {format_duration(rule.short_window)}"
-        condition = (
-            f"error budget of the {rule.objective:.6g} availability objective burning > {rule.threshold:g}x"
+        objective = (
+            f"{rule.objective:.6g} availability objective"
+            if rule.kind == "burn"
+            else f"{rule.objective:.6g} latency objective (time to first byte under {rule.bound:g}s)"
         )
+        condition = f"error budget of the {objective} burning > {rule.threshold:g}x"
         doc["annotations"] = {"summary": summary, "description": f"{rule.name}: {condition} over {windows}"}
         return doc
     doc["annotations"] = {
@@ -126,9 +152,14 @@ def _budget_doc(rule: Rule, expr: str, where: str) -> dict[str, Any]:
     }
 
 
+_OBJECTIVE_ORDER = {"burn": 1, "latency_burn": 2, "budget": 3, "budget_exceeded": 3}
+
+
 def rule_groups(plan: AlertPlan, skip: tuple[str, ...]) -> dict[str, Any]:
     """A Prometheus rules file (``groups:``) for the plan's rules."""
-    rules = [doc for rule in (*plan.rules, *plan.export_only) if (doc := _rule_doc(rule, skip)) is not None]
+    # each objective's three pairs together: availability, then latency
+    ordered = sorted((*plan.rules, *plan.export_only), key=lambda r: _OBJECTIVE_ORDER.get(r.kind, 0))
+    rules = [doc for rule in ordered if (doc := _rule_doc(rule, skip)) is not None]
     return {"groups": [{"name": GROUP, "interval": format_duration(plan.interval), "rules": rules}]}
 
 

@@ -60,6 +60,8 @@ def value_text(rule: Rule, value: float | None) -> str:
         return f"{value * 100:.3g}%"
     if rule.kind == "latency":
         return f"{value:.0f} ms"
+    if rule.kind in ("burn", "latency_burn"):
+        return f"{value:.1f}x"  # the long window's burn rate
     if rule.kind in ("budget", "budget_exceeded"):
         return rule.amount(value)
     return "fail" if value else "pass"

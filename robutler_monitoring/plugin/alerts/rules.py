@@ -25,7 +25,7 @@ from ..config.schema import (
 )
 from ..secrets import mask_capability_url, mask_url
 
-Kind = Literal["error", "latency", "health", "burn", "budget", "budget_exceeded"]
+Kind = Literal["error", "latency", "health", "burn", "latency_burn", "budget", "budget_exceeded"]
 ChannelKind = Literal["webhook", "apprise", "email", "alertmanager"]
 
 #: The config's event names -> the rule kind (``performance`` and ``performance_degradation`` are one).
@@ -40,6 +40,7 @@ _BASE_NAMES: dict[Kind, str] = {
     "latency": "SlowResponses",
     "health": "Unhealthy",
     "burn": "ErrorBudgetBurn",
+    "latency_burn": "LatencyBudgetBurn",
     "budget": "BudgetSoftLimit",
     "budget_exceeded": "BudgetExceeded",
 }
@@ -48,6 +49,7 @@ _SEVERITY: dict[Kind, str] = {
     "latency": "warning",
     "health": "critical",
     "burn": "critical",
+    "latency_burn": "critical",
     "budget": "warning",
     "budget_exceeded": "critical",
 }
@@ -56,16 +58,20 @@ _EVENT_NAME: dict[Kind, str] = {
     "latency": "performance_degradation",
     "health": "health",
     "burn": "slo",
+    "latency_burn": "slo",
     "budget": "budget",
     "budget_exceeded": "budget",
 }
+#: The events whose channels get a burn rule's notifications: errors -> availability, slowness -> latency.
+_BURN_EVENT_KIND: dict[Kind, Kind] = {"burn": "error", "latency_burn": "latency"}
 
-#: The Google SRE workbook's multiwindow, multi-burn-rate alerts: (name, burn rate, long
-#: window, short window, severity). The two page pairs run in process; all three are exported.
+#: The Google SRE workbook's multiwindow, multi-burn-rate alerts: (name suffix, burn rate,
+#: long window, short window, severity), for each objective (``ErrorBudgetBurnFast``,
+#: ``LatencyBudgetBurnFast``, ...). The two page pairs run in process; all three are exported.
 SLO_BURN_PAIRS: tuple[tuple[str, float, float, float, str], ...] = (
-    ("ErrorBudgetBurnFast", 14.4, 3600.0, 300.0, "critical"),
-    ("ErrorBudgetBurnSlow", 6.0, 6 * 3600.0, 1800.0, "critical"),
-    ("ErrorBudgetBurnTicket", 1.0, 3 * 86400.0, 6 * 3600.0, "warning"),
+    ("Fast", 14.4, 3600.0, 300.0, "critical"),
+    ("Slow", 6.0, 6 * 3600.0, 1800.0, "critical"),
+    ("Ticket", 1.0, 3 * 86400.0, 6 * 3600.0, "warning"),
 )
 IN_PROCESS_PAIRS = 2
 
@@ -88,15 +94,16 @@ class Rule:
     interval: float = 10.0
     labels: tuple[tuple[str, str], ...] = ()
     short_window: float = 0.0  # burn rules: both windows must burn
-    objective: float = 0.0  # burn rules: the availability objective (0.999)
+    objective: float = 0.0  # burn rules: the objective (0.999 available, 0.99 under `bound`)
     page: bool = True  # burn rules: False for the ticket pair (exported only)
+    bound: float = 0.0  # latency burn rules: seconds, the time-to-first-byte bucket (`le`) counted as good
     unit: str = ""  # budget rules: usd or tokens
     limit: float = 0.0  # budget rules: the daily limit (threshold: the spend that fires)
 
     @property
     def severity(self) -> str:
         """``critical`` for errors, health and paging burn rates, ``warning`` for slowness and tickets."""
-        if self.kind == "burn" and not self.page:
+        if self.kind in _BURN_EVENT_KIND and not self.page:
             return "warning"
         return _SEVERITY[self.kind]
 
@@ -116,6 +123,9 @@ class Rule:
             return f"p95 response time {shown or f'{value:.0f} ms'} > {self.threshold:g} ms"
         if self.kind == "burn":
             return f"error budget burning {shown or f'{value:.1f}x'} > {self.threshold:g}x"
+        if self.kind == "latency_burn":
+            objective = f"{self.objective * 100:.6g}% under {self.bound:g} s"
+            return f"latency budget ({objective}) burning {shown or f'{value:.1f}x'} > {self.threshold:g}x"
         if self.kind in ("budget", "budget_exceeded"):
             budget = dict(self.labels).get("budget", "?")
             spent = shown or self.amount(value)
@@ -135,7 +145,7 @@ class Rule:
         """The threshold as people read it."""
         if self.threshold is None:
             return "fail"
-        if self.kind == "burn":
+        if self.kind in _BURN_EVENT_KIND:
             return f"{self.threshold:g}x"
         if self.kind in ("budget", "budget_exceeded"):
             return self.amount(self.threshold)
@@ -249,7 +259,7 @@ def build_plan(
         per_channel.append((name, kind, conf, keys))
     names = _rule_names(list(keyed))
     rules = tuple(replace(rule, name=names[key]) for key, rule in keyed.items())
-    burn = _burn_rules(cfg, labels) if cfg.slo.availability else ()
+    burn = _burn_rules(cfg, labels)
     rules += tuple(r for r in burn if r.page)
     spend = budget_rules(budgets, labels, cfg.evaluation_interval)
     rules += spend
@@ -270,7 +280,7 @@ def build_plan(
             + tuple(
                 Subscription(r.name, _repeat(kind, conf.repeat_interval or cfg.repeat_interval), True)
                 for r in burn
-                if r.page and "error" in conf.events
+                if r.page and _BURN_EVENT_KIND[r.kind] in {EVENT_KINDS.get(e) for e in conf.events}
             )
             + tuple(
                 # one notice per incident (no reminders); Alertmanager still gets its re-posts
@@ -286,11 +296,16 @@ def build_plan(
 
 
 def _burn_rules(cfg: AlertsConfig, labels: tuple[tuple[str, str], ...]) -> tuple[Rule, ...]:
-    assert cfg.slo.availability is not None
+    """The burn-rate rules of each configured objective: availability first, then latency."""
+    objectives: list[tuple[Kind, float, float]] = []
+    if cfg.slo.availability:
+        objectives.append(("burn", cfg.slo.availability, 0.0))
+    if cfg.slo.latency:
+        objectives.append(("latency_burn", cfg.slo.latency.target, cfg.slo.latency.threshold))
     return tuple(
         Rule(
-            name,
-            "burn",
+            _BASE_NAMES[kind] + suffix,
+            kind,
             rate,
             window=long,
             for_=0.0,
@@ -298,10 +313,12 @@ def _burn_rules(cfg: AlertsConfig, labels: tuple[tuple[str, str], ...]) -> tuple
             interval=cfg.evaluation_interval,
             labels=labels,
             short_window=short,
-            objective=cfg.slo.availability,
+            objective=objective,
             page=i < IN_PROCESS_PAIRS,
+            bound=bound,
         )
-        for i, (name, rate, long, short, _) in enumerate(SLO_BURN_PAIRS)
+        for kind, objective, bound in objectives
+        for i, (suffix, rate, long, short, _) in enumerate(SLO_BURN_PAIRS)
     )
 
 

@@ -2,14 +2,14 @@
 
 The counts come from the same registry ``/metrics`` serves (in multiprocess mode, the
 registry that sums every worker's files), so errors on any worker count the same as in
-one process. Each evaluation appends a sample; the increase over a window is summed
-pair by pair, a drop counting as a counter reset (a restart), as Prometheus's
-``increase()`` does, so samples kept in the state file carry the window across restarts.
+one process. Each evaluation appends a sample; the increase over a window is the last
+sample minus the first, a drop counting as a counter reset (a restart) after which all of
+the new count is growth, as Prometheus's ``increase()`` does, so samples kept in the
+state file carry the window across restarts.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -91,6 +91,17 @@ def _delta(before: Counts, after: Counts) -> Counts:
     )
 
 
+def _between(before: Counts, after: Counts, share: float) -> Counts:
+    """The counters ``share`` of the way from ``before`` to ``after`` (``before`` across a reset)."""
+    if after.requests < before.requests or after.failed < before.failed:
+        return before
+    grown = _delta(before, after)
+    part = Counts(
+        grown.requests * share, grown.failed * share, tuple((le, n * share) for le, n in grown.buckets)
+    )
+    return _add(before, part)
+
+
 def _add(a: Counts, b: Counts) -> Counts:
     merged = dict(a.buckets)
     for le, n in b.buckets:
@@ -126,11 +137,17 @@ class History:
             self._thin(now - self.FINE)
 
     def _thin(self, before: float) -> None:
-        # keep the last sample of each minute among the old ones; increase() adds pair by
-        # pair, so dropping a sample in between loses nothing but resolution
+        # keep the last sample of each minute among the old ones (and the oldest: the baseline
+        # of a window longer than the history); counters only grow, so dropping a sample in
+        # between loses nothing but resolution (a reset is still seen: a later count is lower)
         kept: list[tuple[float, Counts]] = []
         for t, counts in self.samples:
-            if t < before and kept and kept[-1][0] < before and int(kept[-1][0] // 60) == int(t // 60):
+            if (
+                t < before
+                and len(kept) > 1
+                and kept[-1][0] < before
+                and int(kept[-1][0] // 60) == int(t // 60)
+            ):
                 kept[-1] = (t, counts)
             else:
                 kept.append((t, counts))
@@ -145,9 +162,23 @@ class History:
                 first = i
         total = Counts()
         chosen = self.samples[first:]
-        for (_, before), (_, after) in itertools.pairwise(chosen):
-            total = _add(total, _delta(before, after))
-        return total
+        if len(chosen) > 1 and chosen[0][0] < start < chosen[1][0]:
+            # the window starts between two samples (old ones are thinned to one a minute):
+            # count the part of that step inside the window, in proportion, as Prometheus
+            # extrapolates, so a long window is as long as asked and not up to a minute longer
+            (t0, c0), (t1, c1) = chosen[0], chosen[1]
+            chosen = [(start, _between(c0, c1, (start - t0) / (t1 - t0))), *chosen[1:]]
+        if not chosen:
+            return total
+        # counters only grow between restarts: the growth of each run of samples is its last
+        # minus its first; a drop (a reset) starts a new run, all of whose first sample is new
+        base = prev = chosen[0][1]
+        for _, counts in chosen[1:]:
+            if counts.requests < prev.requests or counts.failed < prev.failed:
+                total = _add(_add(total, _delta(base, prev)), counts)
+                base = counts
+            prev = counts
+        return _add(total, _delta(base, prev))
 
 
 def error_ratio(grown: Counts, min_requests: int) -> float | None:
@@ -155,6 +186,21 @@ def error_ratio(grown: Counts, min_requests: int) -> float | None:
     if grown.requests < min_requests or grown.requests <= 0:
         return None
     return grown.failed / grown.requests
+
+
+def slow_ratio(grown: Counts, bound: float, min_requests: int) -> float | None:
+    """Requests whose first byte came later than ``bound`` seconds / all, or None below ``min_requests``.
+
+    ``bound`` is a bucket boundary (the config allows no other), so the count within it is exact.
+
+    >>> slow_ratio(Counts(100, 0, ((1.0, 90), (2.5, 97), (math.inf, 100))), 2.5, 20)
+    0.03
+    """
+    if not grown.buckets or grown.buckets[-1][1] < max(min_requests, 1):
+        return None
+    total = grown.buckets[-1][1]
+    within = next((n for le, n in grown.buckets if math.isclose(le, bound)), None)
+    return None if within is None else (total - within) / total
 
 
 quantile = histogram_quantile  # the one copy, shared with the commands

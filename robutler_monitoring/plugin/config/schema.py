@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from ...levels import LEVELS, normalize_level
+from ..metrics.buckets import DURATION_BUCKETS
 
 LOG_LEVELS = tuple(LEVELS)
 
@@ -376,11 +377,37 @@ class AlertmanagerConfig(ChannelConfig):
     headers: dict[str, str] = Field(default_factory=dict)
 
 
+def _check_bucket(value: float) -> float:
+    """A latency bound must be a bucket boundary: the burn rate is read from that ``le`` bucket."""
+    for bound in DURATION_BUCKETS:
+        if abs(value - bound) <= 1e-9 * bound:
+            return bound
+    nearest = min(DURATION_BUCKETS, key=lambda b: abs(b - value))
+    allowed = ", ".join(f"{b:g}" for b in DURATION_BUCKETS)
+    raise ValueError(
+        f"{value:g} s is not a bucket boundary of the time-to-first-byte histogram (the burn rate is "
+        f"read from one bucket); the nearest is {nearest:g}; allowed (seconds): {allowed}"
+    )
+
+
+class LatencySloConfig(_AlertModel):
+    """``monitoring.alerts.slo.latency``: ``target`` of requests start answering within ``threshold``."""
+
+    threshold: Annotated[float, BeforeValidator(parse_duration), AfterValidator(_check_bucket)] = Field(
+        description="seconds (or '2500ms'), a bucket boundary of the time-to-first-byte histogram: "
+        + ", ".join(f"{b:g}" for b in DURATION_BUCKETS)
+    )
+    target: float = Field(gt=0, lt=1, description="e.g. 0.99: 99 % of requests under threshold")
+
+
 class SloConfig(_AlertModel):
-    """``monitoring.alerts.slo``: an availability objective, alerted on by error-budget burn rate."""
+    """``monitoring.alerts.slo``: availability and latency objectives, alerted on by budget burn rate."""
 
     availability: float | None = Field(
         default=None, gt=0, lt=1, description="e.g. 0.999: 99.9 % of requests succeed (none: no SLO alerts)"
+    )
+    latency: LatencySloConfig | None = Field(
+        default=None, description="e.g. {threshold: 2.5, target: 0.99} (none: no latency SLO alerts)"
     )
 
 
@@ -527,6 +554,12 @@ class UsageConfig(_Model):
         default=None, min_length=1, description="directory of the on-disk spool (needed for export)"
     )
     max_spool_records: int = Field(default=1_000_000, ge=100, le=1_000_000_000)
+    commit_wait: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="seconds a response's last byte waits for its usage records to be on disk; 0: no wait",
+    )
     warn_unsent_age: float = Field(
         default=600.0, gt=0, description="seconds; /health/detailed warns beyond this"
     )

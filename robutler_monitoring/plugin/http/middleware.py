@@ -1,7 +1,9 @@
 """The pure ASGI monitoring wrapper: request ids, the HTTP operation, monitoring endpoints.
 
 Outermost around the served app, so it sees everything (errors, 404s, streams). It never
-buffers: each message goes to the server the moment the app sends it. Each request is an
+buffers: each message goes to the server the moment the app sends it, except the last body
+message of a request whose ``hold`` is set (usage records not yet on disk), which waits for
+it (a bounded wait). Each request is an
 :class:`~robutler_monitoring.events.HttpRequest` operation on the event bus; the concerns
 (metrics, the access log, later alerts and traces) subscribe to it.
 """
@@ -170,6 +172,9 @@ class _Exchange:
             if op.ttfb_s is None:
                 op.ttfb_s = perf_counter() - op.start
             if not message.get("more_body", False) and not self.complete:
+                hold = op.hold
+                if hold is not None:  # e.g. usage records: on disk before the last byte goes out
+                    await hold.wait()
                 await self._send(message)
                 # Record now, not when the app returns: Starlette tears down its stream
                 # task group after this, and a scrape sent right after the last chunk

@@ -7,11 +7,11 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from .buckets import DURATION_BUCKETS
 from .errors import ErrorMetrics
 from .registry import instruments_for
 
-#: Seconds; covers fast API calls up to long LLM completions.
-DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+__all__ = ["DURATION_BUCKETS", "HttpMetrics"]
 
 
 class HttpMetrics:

@@ -1,7 +1,7 @@
 """Every second, each worker reads today's totals from the spool: budgets, their gauges, one warning.
 
-The spend comes from the day totals every worker commits with its records
-(:mod:`.daytotals`), so it is the server's, and survives restarts. After each read the
+The spend comes from the hourly totals every worker commits with its records (summed
+over the UTC day by :mod:`.daytotals`), so it is the server's, and survives restarts. After each read the
 worker sets ``robutler_budget_spent`` (the numbers the ``budget`` alert rules and their
 exported Prometheus rules read) and logs the ``budget: ...`` WARNING when a budget
 crosses its soft share or its limit, once a day per server: the first worker to
@@ -114,10 +114,10 @@ class BudgetSync:
         now = self._clock()
         day = utc_day(now)
         if day != self._pruned:
-            spool.prune_days(now)
+            spool.prune_notices(now)
             self._pruned = day
             self._claimed = {c for c in self._claimed if c[0] == day}
-        self.tracker.refresh(spool.day_totals(day), now)
+        self.tracker.refresh(spool.day_totals(now), now)
         states = self.tracker.states()
         for st in states:
             for kind, level in (("soft", st.soft_at), ("exceeded", st.limit)):

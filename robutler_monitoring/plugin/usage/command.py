@@ -13,44 +13,65 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .summary import GROUPS, Row, parse_duration, summarize
+from .summary import GROUPS, Group, Row, parse_duration, summarize, summarize_totals
+from .totals import read_totals
 
-__all__ = ["read_records", "usage_command"]
+__all__ = ["usage_command", "usage_rows"]
 
 USAGE_EXIT = 2
+WORKER_ONLY = (
+    "(the records of the one worker that answered: the server has no monitoring.usage.spool_dir, "
+    "where the totals of all workers are kept)"
+)
 
 
-def read_records(
-    file: Path | None = None, spool: Path | None = None, url: str | None = None, token: str | None = None
-) -> list[dict[str, Any]]:
-    """The records of a JSON-lines file (and its rotated siblings), a spool directory, or a server."""
+def usage_rows(
+    *,
+    file: Path | None = None,
+    spool: Path | None = None,
+    url: str | None = None,
+    token: str | None = None,
+    by: Group = "agent",
+    since_s: float | None = None,
+) -> tuple[list[Row], str | None]:
+    """Rows from a JSON-lines file (and its rotated siblings), a spool's totals or a server; and a note.
+
+    A spool and a server with a spool answer from the hourly totals (every worker's usage;
+    ``since_s`` counts whole hours); a file from its records, each ``id`` once.
+    """
     if file is not None:
-        return _read_jsonl(file)
+        return summarize(_read_jsonl(file), by=by, since_s=since_s), None
     if spool is not None:
-        from .spool import DB_NAME, Spool
+        from .spool import DB_NAME
 
         if not (spool / DB_NAME).exists():
             raise ValueError(f"--spool {spool}: no usage spool there (no {DB_NAME})")
-        store = Spool(str(spool))
-        try:
-            return store.all_records()
-        finally:
-            store.close()
+        return summarize_totals(read_totals(str(spool), since_s), by=by), None
     assert url is not None
+    body = _get_usage(
+        url, token, {"records": "0"} | ({} if since_s is None else {"since": f"{since_s:.3f}s"})
+    )
+    if "totals" in body:
+        return summarize_totals(body["totals"], by=by), None
+    body = _get_usage(url, token, {})  # a server without a spool: its worker's records, then
+    return summarize(body.get("records", []), by=by, since_s=since_s), WORKER_ONLY
+
+
+def _get_usage(url: str, token: str | None, params: dict[str, str]) -> dict[str, Any]:
     import httpx
 
     headers = {"authorization": f"Bearer {token}"} if token else {}
     # a server's base URL asks the default endpoint; a URL with a path asks that path
     target = url.rstrip("/") + "/usage" if urlsplit(url).path in ("", "/") else url
     try:
-        response = httpx.get(target, headers=headers, timeout=10, trust_env=False)
+        response = httpx.get(target, headers=headers, params=params, timeout=10, trust_env=False)
     except httpx.HTTPError as exc:
         raise ValueError(f"--url {url}: {exc}") from None
     if response.status_code != 200:
         hint = " (set ROBUTLER_MONITORING_TOKEN)" if response.status_code == 401 else ""
         raise ValueError(f"--url {url}: GET {target} answered {response.status_code}{hint}")
-    body = response.json()
-    return list(body.get("records", []))
+    body: dict[str, Any] = response.json()
+    return body
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -134,19 +155,23 @@ def usage_command(
     try:
         since_s = parse_duration(since) if since is not None else None
         token = os.environ.get("ROBUTLER_MONITORING_TOKEN")
-        records = read_records(file, spool, url, token)
+        rows, note = usage_rows(file=file, spool=spool, url=url, token=token, by=by, since_s=since_s)
     except ValueError as exc:
         typer.echo(f"Error: {exc}", err=True)
         raise typer.Exit(USAGE_EXIT) from None
-    rows = summarize(records, by=by, since_s=since_s)
     if as_json:
-        typer.echo(json.dumps({"by": by, "rows": [r.as_dict() for r in rows]}, indent=2))
+        out: dict[str, Any] = {"by": by, "rows": [r.as_dict() for r in rows]}
+        if note is not None:
+            out["note"] = note
+        typer.echo(json.dumps(out, indent=2))
         return
     console = Console(highlight=False)
     if not rows:
-        console.print("No usage recorded.")
+        console.print("No usage recorded." + ("" if note is None else f" {note}"))
         return
     console.print(_table(rows, by))
+    if note is not None:
+        console.print(note)
     unpriced = sum(r.unpriced_calls for r in rows)
     if unpriced:
         console.print(

@@ -2,20 +2,19 @@
 
 Off the request path: a request never waits for a sink. With ``--workers N`` every
 worker runs an exporter, and the one holding the spool's lease sends (another takes
-over within ``lease_s`` when it dies); so records from every worker go out in order,
-from one place, and nothing is sent twice by two live workers.
+over within ``lease_s`` when it dies, at once when it died on this host); so records
+from every worker go out in order, from one place, and nothing is sent twice by two
+live workers.
 """
 
 from __future__ import annotations
 
-import os
 import random
 import time
-import uuid
 from collections.abc import Callable, Sequence
 
 from .sinks import Sink
-from .spool import Spool, SpoolStats
+from .spool import Spool, SpoolStats, lease_owner
 from .spool_loop import SpoolLoop
 
 __all__ = ["Exporter"]
@@ -42,7 +41,7 @@ class Exporter:
         self.max_backoff_s = max_backoff_s
         self.idle_s = idle_s
         self.lease_s = lease_s
-        self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.owner = lease_owner()
         self._on_sent = on_sent
         self._on_failed = on_failed
         self._on_stats = on_stats
@@ -51,6 +50,8 @@ class Exporter:
         self._next_try: dict[str, float] = {}
 
     def start(self) -> None:
+        if not self._loop.running:
+            self.owner = lease_owner()  # this process's (a server may build the exporter before it forks)
         self._loop.start()
 
     def stop(self, timeout: float = 10.0) -> None:

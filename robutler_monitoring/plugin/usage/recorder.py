@@ -6,6 +6,10 @@ The writer thread builds the record, bumps the metrics, prices LLM calls
 (:class:`~.cost.Pricer`), keeps the latest records in memory (``/usage``) and commits
 them to the spool, when there is one. Record indexes within a request follow the order
 in which its calls ended.
+
+With a spool, a record is durable once its response has been fully sent: the request's
+HTTP operation gets a :class:`~.hold.CommitTicket` and the HTTP wrapper holds the last
+body message until the writer committed the request's records (at most ``commit_wait_s``).
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from ...events import LLMCall, Operation, ToolCall
+from ...events import HttpRequest, LLMCall, Operation, ToolCall
 from .cost import Pricer, TokenCounts
+from .hold import CommitGate, CommitTicket
 from .metrics import UsageMetrics
 from .records import llm_record, tool_record, trace_id
 from .spool import Spool
@@ -27,6 +32,7 @@ _TRACE_MODULE = "opentelemetry.trace"
 __all__ = ["UsageRecorder"]
 
 Subscribe = Callable[..., Any]
+_Pending = tuple[Operation, str | None, CommitTicket | None]
 
 
 class UsageRecorder:
@@ -54,12 +60,14 @@ class UsageRecorder:
         max_pending: int = 100_000,
         on_error: Callable[[BaseException], None] | None = None,
         on_record: Callable[[dict[str, Any]], None] | None = None,
+        commit_wait_s: float = 1.0,
+        on_commit_timeout: Callable[[], None] | None = None,
     ) -> None:
         self.pricer = pricer
         self.metrics = metrics
         self._spool_factory = spool_factory
         self.recent: deque[dict[str, Any]] = deque(maxlen=keep_recent)  #: the latest priced records
-        self._pending: deque[tuple[Operation, str | None]] = deque(maxlen=max_pending)
+        self._pending: deque[_Pending] = deque(maxlen=max_pending)
         self._wake = threading.Event()
         self._stop = False
         self._idle = threading.Condition()
@@ -69,29 +77,46 @@ class UsageRecorder:
         self._on_error = on_error
         self._on_record = on_record  #: each finished record, in the writer thread (budgets)
         self.write_errors = 0
+        #: responses wait for their records' commit (with a spool, while the writer runs)
+        self.gate = (
+            CommitGate(commit_wait_s, on_commit_timeout)
+            if spool_factory is not None and commit_wait_s > 0
+            else None
+        )
+        self._holding: CommitGate | None = None  # the gate, while the writer thread runs
 
     # -- the request path -------------------------------------------------------------------
 
     def subscribe(self, bus: Any) -> None:
         """Subscribe to the LLM and tool operations of ``bus`` (an EventBus or a Runtime)."""
-        bus.subscribe("llm", on_end=self.llm_ended)
-        bus.subscribe("tool", on_end=self.tool_ended)
+        bus.subscribe("llm", on_end=self.hand_over)
+        bus.subscribe("tool", on_end=self.hand_over)
 
-    def llm_ended(self, op: Operation) -> None:
-        self._hand_over(op)
-
-    def tool_ended(self, op: Operation) -> None:
-        self._hand_over(op)
-
-    def _hand_over(self, op: Operation) -> None:
+    def hand_over(self, op: Operation) -> None:
+        """An LLM or tool call ended: queue it for the writer thread (the request path)."""
         trace = op.trace_id  # set when the tracing concern records the operation's span
         if trace is None and _TRACE_MODULE in sys.modules:
             trace = trace_id()
-        self._pending.append((op, trace))
+        ticket = None
+        gate = self._holding
+        if gate is not None:
+            root = op.parent
+            if root is not None:
+                while root.parent is not None:
+                    root = root.parent
+                if isinstance(root, HttpRequest) and root.outcome is None:  # its response is not over
+                    hold = root.hold
+                    if hold is None:
+                        ticket = root.hold = gate.ticket()
+                    elif isinstance(hold, CommitTicket):
+                        ticket = hold
+                    if ticket is not None:
+                        ticket.handed += 1
+        self._pending.append((op, trace, ticket))
         self._handed += 1
         if self._thread is None:
             self._write_batch()  # no writer thread (tests, tools): do it here
-        else:
+        elif not self._wake.is_set():  # set() takes a lock; the writer clears it before it drains
             self._wake.set()
 
     # -- the writer thread -----------------------------------------------------------------
@@ -102,9 +127,11 @@ class UsageRecorder:
             self._stop = False
             self._thread = threading.Thread(target=self._run, name="robutler-usage-writer", daemon=True)
             self._thread.start()
+            self._holding = self.gate
 
     def stop(self, timeout: float = 10.0) -> None:
         """Write what is pending, then stop the writer thread."""
+        self._holding = None
         thread, self._thread = self._thread, None
         if thread is not None:
             self._stop = True
@@ -136,7 +163,7 @@ class UsageRecorder:
                 spool.close()
 
     def _write_batch(self, spool: Spool | None = None) -> None:
-        ops: list[tuple[Operation, str | None]] = []
+        ops: list[_Pending] = []
         while self._pending:
             try:
                 ops.append(self._pending.popleft())
@@ -144,7 +171,7 @@ class UsageRecorder:
                 break
         if not ops:
             return
-        batch = [record for record in (self._record(op, trace) for op, trace in ops) if record is not None]
+        batch = [record for record in (self._record(op, trace) for op, trace, _ in ops) if record is not None]
         self.recent.extend(batch)
         if spool is not None:
             try:
@@ -153,6 +180,10 @@ class UsageRecorder:
                 self.write_errors += 1
                 if self._on_error is not None:
                     self._on_error(exc)
+        if self.gate is not None:  # committed (or failed: waiting longer would not help)
+            tickets = [ticket for _, _, ticket in ops if ticket is not None]
+            if tickets:
+                self.gate.committed(tickets)
         with self._idle:
             self._written += len(ops)
             self._idle.notify_all()

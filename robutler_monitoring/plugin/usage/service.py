@@ -6,11 +6,13 @@ The usage concern is a thin adapter around :class:`UsageService`; so is
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
@@ -26,6 +28,8 @@ from .metrics import UsageMetrics
 from .recorder import UsageRecorder
 from .sinks import HttpSink, JsonlSink, Sink
 from .spool import Spool, SpoolStats
+from .summary import parse_duration
+from .totals import read_totals
 
 if TYPE_CHECKING:
     from ..metrics.known import KnownLabels
@@ -63,6 +67,11 @@ class ExportMetrics:
         )
         self.failed = Counter(
             "robutler_usage_export_failures", "Failed export attempts, by sink.", ("sink",), registry=registry
+        )
+        self.commit_timeouts = Counter(
+            "robutler_usage_commit_wait_timeouts",
+            "Responses that ended before their usage records were on disk (commit_wait passed).",
+            registry=registry,
         )
 
     def stats(self, stats: SpoolStats) -> None:
@@ -125,6 +134,8 @@ class UsageService:
             self.metrics,
             spool_factory=spool_factory,
             on_record=self.budgets.add,
+            commit_wait_s=cfg.commit_wait,
+            on_commit_timeout=self.export_metrics.commit_timeouts.inc,
         )
         self.exporter: Exporter | None = None
         if spool_factory is not None and sinks:
@@ -219,12 +230,45 @@ class UsageService:
         return entry
 
     async def usage_endpoint(self, scope: Any, receive: Any, send: Any) -> None:
-        """``GET /usage``: the latest records of this process as JSON (``robutler monitor usage --url``)."""
+        """``GET /usage``: the server's hourly totals and this worker's latest records, as JSON.
+
+        ``totals`` (with a spool): every worker's usage, from the spool they share;
+        ``?since=24h`` keeps the hours that end within it. ``records``: the latest records
+        of the worker that answers (``?records=N``: the last N; 0: none).
+        """
         if scope.get("method") not in ("GET", "HEAD"):
             await _respond(send, 405, {"error": "method not allowed; use GET"}, [(b"allow", b"GET, HEAD")])
             return
+        try:
+            since_s, limit = _usage_query(scope.get("query_string", b""))
+        except ValueError as exc:
+            await _respond(send, 400, {"error": str(exc)})
+            return
         records = list(self.recorder.recent)
-        await _respond(send, 200, {"records": records, "count": len(records)})
+        if limit is not None:
+            records = records[len(records) - limit :] if limit else []
+        body: dict[str, Any] = {"records": records, "count": len(records)}
+        if self.cfg.spool_dir is not None:  # read in a thread: SQLite reads the disk
+            body["totals"] = await asyncio.to_thread(read_totals, self.cfg.spool_dir, since_s)
+        await _respond(send, 200, body)
+
+
+def _usage_query(query: bytes) -> tuple[float | None, int | None]:
+    """``since`` (a duration) and ``records`` (a count) of ``GET /usage``; ValueError names the bad one."""
+    params = parse_qs(query.decode("latin-1"))
+    since_s = limit = None
+    if "since" in params:
+        text = params["since"][-1]
+        try:
+            since_s = parse_duration(text)
+        except ValueError as exc:
+            raise ValueError(f"query parameter since: {exc}") from None
+    if "records" in params:
+        text = params["records"][-1]
+        if not text.isdigit():
+            raise ValueError(f"query parameter records: {text!r} is not a count; expected 0, 1, 2, ...")
+        limit = int(text)
+    return since_s, limit
 
 
 _metrics_lock = threading.Lock()

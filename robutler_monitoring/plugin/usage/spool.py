@@ -5,24 +5,31 @@ lets several processes write; each waits up to ``busy_timeout`` for the lock). R
 keep their insertion order (``seq``); each sink keeps a cursor, the last ``seq`` it
 delivered, and a record is deleted once every sink's cursor is past it. One worker at a
 time sends: it holds a lease row, renewed while it sends and taken over by another
-worker when it expires (a worker killed with ``kill -9`` stops renewing it).
+worker when it expires, or at once when its owner is a process of this host that no
+longer exists (a server restarted after a ``kill -9`` sends without waiting out the lease).
 
-Bounded: past ``max_records`` the oldest records are dropped and counted.
+Bounded: past ``max_records`` the oldest records are dropped and counted. Every stored
+record is also added to the hourly totals (:mod:`.totals`) in the same transaction: they
+outlive the records, for ``GET /usage`` and ``monitor usage``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import time
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from . import daytotals
+from .totals import SCHEMA as _TOTALS_SCHEMA
+from .totals import add_totals
 
-__all__ = ["DB_NAME", "Spool", "SpoolStats"]
+__all__ = ["DB_NAME", "Spool", "SpoolStats", "lease_owner"]
 
 DB_NAME = "usage.sqlite3"
 
@@ -74,7 +81,7 @@ class Spool:
         self._db = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a committed record survives power loss, too
-        for statement in (_SCHEMA + daytotals.SCHEMA).strip().split(";"):
+        for statement in (*_SCHEMA.strip().split(";"), _TOTALS_SCHEMA, daytotals.NOTICES_SCHEMA):
             if statement.strip():
                 self._db.execute(statement)
         for sink in self.sinks:
@@ -87,19 +94,18 @@ class Spool:
         return _Transaction(self._db)
 
     def add(self, records: Iterable[dict[str, Any]]) -> int:
-        """Store ``records`` in one transaction (an id already there is skipped); returns how many."""
+        """Store ``records`` and add them to the totals, in one transaction (an id already there is
+        skipped); returns how many were stored."""
         now = time.time()
-        records = list(records)
-        rows = [(r["id"], now, json.dumps(r, separators=(",", ":"), default=str)) for r in records]
-        if not rows:
+        batch = [(r, (r["id"], now, json.dumps(r, separators=(",", ":"), default=str))) for r in records]
+        if not batch:
             return 0
         with self._tx():
-            before = self._db.total_changes
-            self._db.executemany("INSERT OR IGNORE INTO records (id, created, body) VALUES (?, ?, ?)", rows)
-            added = self._db.total_changes - before
-            daytotals.add_day_totals(self._db, records)  # budgets: today's spend, in the same transaction
+            insert = "INSERT OR IGNORE INTO records (id, created, body) VALUES (?, ?, ?)"
+            stored = [record for record, row in batch if self._db.execute(insert, row).rowcount == 1]
+            add_totals(self._db, stored)
             self._trim()
-        return added
+        return len(stored)
 
     def _trim(self) -> None:
         # Records are only ever deleted oldest first, so seq has no holes: the count is a subtraction.
@@ -138,15 +144,19 @@ class Spool:
         )
 
     def acquire_lease(self, owner: str, ttl_s: float) -> bool:
-        """Take or renew the sender lease for ``ttl_s`` seconds; False while another owner holds it."""
+        """Take or renew the sender lease for ``ttl_s`` seconds; False while another owner holds it.
+
+        ``owner``: a :func:`lease_owner` string; a lease whose owner is a dead process of
+        this host is taken over before it expires.
+        """
         now = time.time()
         with self._tx():
             self._db.execute("INSERT OR IGNORE INTO lease (one, owner, expires) VALUES (1, NULL, 0)")
-            cursor = self._db.execute(
-                "UPDATE lease SET owner = ?, expires = ? WHERE one = 1 AND (owner = ? OR expires < ?)",
-                (owner, now + ttl_s, owner, now),
-            )
-            return cursor.rowcount == 1
+            holder, expires = self._db.execute("SELECT owner, expires FROM lease WHERE one = 1").fetchone()
+            if holder != owner and expires >= now and not _dead(holder):
+                return False
+            self._db.execute("UPDATE lease SET owner = ?, expires = ? WHERE one = 1", (owner, now + ttl_s))
+            return True
 
     def release_lease(self, owner: str) -> None:
         """Give the lease up (clean shutdown), so another worker sends at once."""
@@ -168,21 +178,41 @@ class Spool:
         age = max(time.time() - oldest, 0.0) if oldest is not None else None
         return SpoolStats(count, age, row[0] if row else 0)
 
-    def day_totals(self, day: str) -> list[daytotals.DayTotal]:
-        """LLM totals of every agent and model on ``day`` (``YYYY-MM-DD``, UTC), from every worker."""
-        return daytotals.read_day_totals(self._db, day)
+    def day_totals(self, at: float) -> list[daytotals.DayTotal]:
+        """LLM totals of every agent and model on the UTC day of ``at``, from every worker (budgets)."""
+        return daytotals.read_day_totals(self._db, at)
 
     def claim_notice(self, day: str, budget: str, kind: str) -> bool:
         """True for the one worker that is first to announce ``kind`` of ``budget`` on ``day``."""
         return daytotals.claim_notice(self._db, day, budget, kind)
 
-    def prune_days(self, now: float) -> None:
-        """Forget day totals older than :data:`.daytotals.KEEP_DAYS`."""
-        daytotals.prune_days(self._db, now)
+    def prune_notices(self, now: float) -> None:
+        """Forget old budget notices."""
+        daytotals.prune_notices(self._db, now)
 
     def all_records(self) -> list[dict[str, Any]]:
         """Every record still in the spool (``robutler monitor usage --spool``)."""
         return [json.loads(body) for (body,) in self._db.execute("SELECT body FROM records ORDER BY seq")]
+
+
+def lease_owner() -> str:
+    """A lease owner name for this process: ``host:pid:random`` (unique, and its liveness checkable)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _dead(owner: str | None) -> bool:
+    """Whether ``owner`` names a process of this host that no longer exists."""
+    host, _, rest = (owner or "").partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False  # another host (or pid namespace) or this process: wait for the expiry
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, but not ours to signal
+        return False
+    return False
 
 
 class _Transaction:

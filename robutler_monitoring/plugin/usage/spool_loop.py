@@ -41,6 +41,11 @@ class SpoolLoop:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @property
+    def running(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`."""
+        return self._thread is not None
+
     def start(self) -> None:
         """Start the thread (its first step runs at once)."""
         if self._thread is None:

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-__all__ = ["GROUPS", "Row", "parse_duration", "summarize"]
+__all__ = ["GROUPS", "Row", "parse_duration", "summarize", "summarize_totals"]
 
 Group = Literal["agent", "model", "day"]
 GROUPS: tuple[Group, ...] = ("agent", "model", "day")
@@ -103,4 +103,35 @@ def summarize(
             row.unpriced_tokens += prompt + completion
         else:
             row.cost_usd += float(cost)
+    return [rows[k] for k in sorted(rows)]
+
+
+def summarize_totals(totals: Iterable[dict[str, Any]], *, by: Group = "agent") -> list[Row]:
+    """Rows of hourly totals (:func:`.totals.read_totals`) grouped ``by``, sorted by key.
+
+    >>> rows = summarize_totals([{"hour": 0, "agent": "x", "type": "llm", "name": "m", "calls": 2,
+    ...     "input_tokens": 5, "output_tokens": 1, "cost_usd": 0.5,
+    ...     "unpriced_calls": 0, "unpriced_tokens": 0}])
+    >>> rows[0].key, rows[0].llm_calls, rows[0].cost_usd
+    ('x', 2, 0.5)
+    """
+    rows: dict[str, Row] = {}
+    for total in totals:
+        kind, name = total.get("type"), total.get("name") or ""
+        record = {"timestamp": total.get("hour"), "agent": total.get("agent"), "type": kind}
+        record["model" if kind == "llm" else "tool"] = name
+        key = _key(record, by)
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = Row(key)
+        calls = int(total.get("calls") or 0)
+        if kind == "tool":
+            row.tool_calls += calls
+            continue
+        row.llm_calls += calls
+        row.input_tokens += int(total.get("input_tokens") or 0)
+        row.output_tokens += int(total.get("output_tokens") or 0)
+        row.cost_usd += float(total.get("cost_usd") or 0.0)
+        row.unpriced_calls += int(total.get("unpriced_calls") or 0)
+        row.unpriced_tokens += int(total.get("unpriced_tokens") or 0)
     return [rows[k] for k in sorted(rows)]

@@ -110,6 +110,7 @@ def _worker(url: str, **kwargs: object) -> tuple[ChannelWorker, list[Notificatio
         retries=channel.config.retries,
         on_failed=failed.append,
         on_outcome=lambda c, s: outcomes.append((c, s)),
+        on_delivered=kwargs.get("on_delivered"),  # type: ignore[arg-type]
         backoff=0.05,
     )
     return worker, failed, outcomes
@@ -147,12 +148,15 @@ def test_full_queue_drops_the_oldest_and_counts_it() -> None:
 def test_a_hanging_channel_does_not_delay_another() -> None:
     with webhook_receiver(mode="hang") as slow, webhook_receiver() as fast:
         hung, _, _ = _worker(slow.url)
-        ok, _, _ = _worker(fast.url)
+        delivered: list[Notification] = []
+        ok, _, _ = _worker(fast.url, on_delivered=delivered.append)
         start = time.monotonic()
         hung.put(firing())
         ok.put(firing())
         fast.wait_for(1, timeout=10)
         assert len(fast.received) == 1 and time.monotonic() - start < 5
+        _wait(lambda: delivered)
+        assert delivered == [firing()]  # reported back: the engine ends the channel's backoff
         started = time.monotonic()
         hung.stop(time.monotonic() + 1)  # bounded shutdown: gives up after its deadline
         assert time.monotonic() - started < 3

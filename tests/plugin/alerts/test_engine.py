@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -109,12 +110,60 @@ def test_channel_down_during_firing_retries_then_resolves_once() -> None:
     s.engine.delivery_failed(firing)  # the channel refused: sent again at the next tick
     [again] = s.engine.evaluate(70, {ERR: Observation(True, 0.3)})
     assert (again.status, again.started_at, again.reminder) == ("firing", 60, False)
+    s.engine.delivery_succeeded(again)
     assert s.engine.evaluate(80, {ERR: Observation(True, 0.3)}) == []  # delivered: no more
     [resolved] = s.engine.evaluate(90, {ERR: Observation(False, 0.0)})
     s.engine.delivery_failed(resolved)
     [resolved_again] = s.engine.evaluate(100, {ERR: Observation(False, 0.0)})
     assert resolved_again.status == "resolved" and resolved_again.started_at == 60
     assert s.engine.evaluate(110, {ERR: Observation(False, 0.0)}) == []
+
+
+def _attempts(
+    s: Script, seconds: float, active: bool = True, deliver_from: float | None = None
+) -> list[float]:
+    """When the engine hands the channel a notice; each fails, or is delivered from ``deliver_from``."""
+    times = []
+    end = s.now + seconds
+    while s.now < end:
+        for n in s.engine.evaluate(s.now, {ERR: Observation(active, 0.3 if active else 0.0)}):
+            times.append(s.now)
+            if deliver_from is not None and s.now >= deliver_from:
+                s.engine.delivery_succeeded(n)
+            else:
+                s.engine.delivery_failed(n)
+        s.now += 10
+    return times
+
+
+def _gaps(times: list[float]) -> list[float]:
+    return [b - a for a, b in itertools.pairwise(times)]
+
+
+def test_a_channel_that_stays_down_is_retried_with_a_growing_wait_reset_by_a_delivery() -> None:
+    s = Script(Engine(_plan(events=["error"])))
+    assert s.run(60, HighErrorRate=True) == []  # pending
+    # each failed attempt doubles the wait: one evaluation (10 s), 20, 40, ... capped at 5 min
+    times = _attempts(s, 1800)
+    assert _gaps(times) == [10, 20, 40, 80, 160, 300, 300, 300, 300]
+    assert s.engine.backoff["ops"].failures == 10
+    # the channel is back: the next attempt delivers and ends the wait
+    assert _attempts(s, 600, deliver_from=0) == [times[-1] + 300]
+    assert "ops" not in s.engine.backoff and s.engine.states[ERR].notified["ops"] == times[-1] + 300
+    # it goes down again (a reminder due): the wait starts over at one evaluation interval
+    s.engine.states[ERR].notified.clear()
+    assert _gaps(_attempts(s, 100)) == [10, 20, 40]
+
+
+def test_a_failing_channel_holds_the_resolved_notice_capped_at_its_repeat_interval() -> None:
+    s = Script(Engine(_plan(events=["error"], repeat_interval=60)))
+    assert s.run(60, HighErrorRate=True) == []
+    assert _attempts(s, 10, deliver_from=0) == [60]  # the firing is delivered
+    # it recovers; the resolved notice fails: held and sent again at 10, 20, 40, then every 60 s
+    # (the channel's repeat_interval, as for Alertmanager channels)
+    times = _attempts(s, 250, active=False)
+    assert times[0] == 70 and _gaps(times) == [10, 20, 40, 60, 60]
+    assert _attempts(s, 100, active=False, deliver_from=0) == [320]  # delivered once, then nothing
 
 
 def test_restart_while_firing_sends_no_second_firing_but_the_resolved() -> None:

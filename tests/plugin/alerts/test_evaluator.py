@@ -12,6 +12,7 @@ from robutler_monitoring.plugin.alerts.delivery import ChannelStatus, Dispatcher
 from robutler_monitoring.plugin.alerts.engine import Notification
 from robutler_monitoring.plugin.alerts.evaluator import Evaluator
 from robutler_monitoring.plugin.alerts.metrics import AlertMetrics
+from robutler_monitoring.plugin.alerts.rules import AlertPlan
 from robutler_monitoring.plugin.alerts.state import StatePaths
 from robutler_monitoring.plugin.metrics.http_local import LocalHttpMetrics
 
@@ -44,9 +45,14 @@ class Clock:
 
 
 def _evaluator(
-    tmp_path: Path, registry: CollectorRegistry, clock: Clock, health: Any = None, **hook: Any
+    tmp_path: Path,
+    registry: CollectorRegistry,
+    clock: Clock,
+    health: Any = None,
+    alert_plan: AlertPlan | None = None,
+    **hook: Any,
 ) -> Evaluator:
-    p = plan(
+    p = alert_plan or plan(
         **{"for": 30, "window": 60, "min_requests": 10},
         webhooks=[{"url": "http://127.0.0.1:9/x", "name": "ops", **hook}],
     )

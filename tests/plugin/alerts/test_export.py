@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -63,6 +64,31 @@ def _series(per_minute: list[int]) -> str:
     return " ".join(str(v) for v in _cumulative(per_minute))
 
 
+def firing_at(
+    alertname: str, seconds: float, expect: bool, event: str = "error", severity: str = "critical"
+) -> dict[str, object]:
+    """A promtool check: ``alertname`` is firing (or not) at ``seconds`` into the series."""
+    selector = f'ALERTS{{alertname="{alertname}",alertstate="firing"}}'
+    labels = selector.replace(
+        "}", f',event="{event}",instance="h:8000",job="robutler",severity="{severity}"}}'
+    )
+    exp = [{"labels": labels, "value": 1}]
+    return {"expr": selector, "eval_time": f"{round(seconds)}s", "exp_samples": exp if expect else []}
+
+
+def promtool_test(
+    tmp_path: Path, rules: dict[str, Any], test: dict[str, Any]
+) -> subprocess.CompletedProcess[str]:
+    """``promtool test rules`` of one test case over ``rules`` (a rules document), in ``tmp_path``."""
+    (tmp_path / "rules.yaml").write_text(to_yaml(rules), encoding="utf-8")
+    tests = {"rule_files": ["rules.yaml"], "evaluation_interval": "10s", "tests": [test]}
+    test_file = tmp_path / "rules_test.yaml"
+    test_file.write_text(yaml.safe_dump(tests, sort_keys=False), encoding="utf-8")
+    return subprocess.run(
+        [PROMTOOL, "test", "rules", str(test_file)], capture_output=True, text=True, check=False, cwd=tmp_path
+    )
+
+
 @pytest.mark.slow
 @needs_promtool
 def test_promtool_accepts_both_export_formats(tmp_path: Path) -> None:
@@ -94,50 +120,26 @@ def test_promtool_accepts_both_export_formats(tmp_path: Path) -> None:
 def test_exported_rule_fires_and_resolves_within_one_interval_of_the_in_process_rule(tmp_path: Path) -> None:
     fired, resolved = _in_process_transitions()
     p = plan(webhooks=[{"url": "http://127.0.0.1:9/x", "events": ["error"]}])
-    (tmp_path / "rules.yaml").write_text(to_yaml(rule_groups(p, SKIP)), encoding="utf-8")
-
-    def firing_at(minute: float, expect: bool) -> dict[str, object]:
-        labels = 'ALERTS{alertname="HighErrorRate",alertstate="firing"}'
-        exp = [
+    test = {
+        "interval": "1m",
+        "input_series": [
             {
-                "labels": labels.replace(
-                    "}", ',event="error",instance="h:8000",job="robutler",severity="critical"}'
-                ),
-                "value": 1,
-            }
-        ]
-        return {"expr": labels, "eval_time": f"{round(minute * 60)}s", "exp_samples": exp if expect else []}
-
-    tests = {
-        "rule_files": ["rules.yaml"],
-        "evaluation_interval": "10s",
-        "tests": [
+                "series": f'robutler_http_requests_total{{{LABELS},status="200"}}',
+                "values": _series(OK_PER_MIN),
+            },
             {
-                "interval": "1m",
-                "input_series": [
-                    {
-                        "series": f'robutler_http_requests_total{{{LABELS},status="200"}}',
-                        "values": _series(OK_PER_MIN),
-                    },
-                    {
-                        "series": f'robutler_http_requests_total{{{LABELS},status="500"}}',
-                        "values": _series(FAILED_PER_MIN),
-                    },
-                ],
-                "promql_expr_test": [
-                    firing_at(fired - 1, False),
-                    firing_at(fired + 1, True),
-                    firing_at(resolved - 1, True),
-                    firing_at(resolved + 1, False),
-                ],
-            }
+                "series": f'robutler_http_requests_total{{{LABELS},status="500"}}',
+                "values": _series(FAILED_PER_MIN),
+            },
+        ],
+        "promql_expr_test": [
+            firing_at("HighErrorRate", (fired - 1) * 60, False),
+            firing_at("HighErrorRate", (fired + 1) * 60, True),
+            firing_at("HighErrorRate", (resolved - 1) * 60, True),
+            firing_at("HighErrorRate", (resolved + 1) * 60, False),
         ],
     }
-    test_file = tmp_path / "rules_test.yaml"
-    test_file.write_text(yaml.safe_dump(tests, sort_keys=False), encoding="utf-8")
-    result = subprocess.run(
-        [PROMTOOL, "test", "rules", str(test_file)], capture_output=True, text=True, check=False, cwd=tmp_path
-    )
+    result = promtool_test(tmp_path, rule_groups(p, SKIP), test)
     assert result.returncode == 0, (
         f"in process: fired {fired} min, resolved {resolved} min\n{result.stdout}{result.stderr}"
     )

@@ -44,6 +44,10 @@ def test_window_increase_spans_a_counter_reset() -> None:
     history.add(200, Counts(30, 6))  # restarted: counters began again from zero
     grown = history.increase(200, window=300)
     assert (grown.requests, grown.failed) == (130, 16)
+    history.keep = 400
+    history.add(300, Counts(80, 7))  # and grew on after it
+    grown = history.increase(300, window=400)
+    assert (grown.requests, grown.failed) == (180, 17)
 
 
 def test_window_forgets_what_is_older_than_the_window() -> None:

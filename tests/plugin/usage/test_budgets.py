@@ -39,6 +39,8 @@ def _llm(
         "agent": agent,
         "model": model,
         "cost_usd": cost,
+        "prompt_tokens": tokens - tokens // 4,
+        "completion_tokens": tokens // 4,
         "total_tokens": tokens,
     }
 
@@ -71,7 +73,7 @@ def test_spend_is_every_workers_and_each_crossing_is_announced_once(tmp_path: Pa
     a, b = (_Worker(tmp_path, [budget], clock, seen) for _ in range(2))
     t = clock.now
     a.serve(_llm("support", 0.5, at=t), _llm("research", 5.0, at=t))  # another agent: not this budget
-    b.serve(_llm("support", 0.35, at=t))
+    b.serve(_llm("support", 0.35, at=t, n=1))
     assert a.tracker.states()[0].spent == pytest.approx(0.5)  # its own, at once
     assert b.tracker.retry_after("support") is None
     for worker in (a, b):
@@ -85,7 +87,7 @@ def test_spend_is_every_workers_and_each_crossing_is_announced_once(tmp_path: Pa
         "robutler_budget_limit", {"budget": "support", "agent": "support", "model": "*", "unit": "usd"}
     ) == pytest.approx(1.0)
 
-    a.serve(_llm("support", 0.2, at=t, n=1))
+    a.serve(_llm("support", 0.2, at=t, n=2))
     assert a.tracker.retry_after("support") == 23 * 3600  # its own spend: at once
     assert b.tracker.retry_after("support") is None  # the other worker's: at its next sync
     b.sync.sync(b.spool)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,56 @@ def test_usage_endpoint_serves_the_latest_records(tmp_path: Path) -> None:
     sent.clear()
     asyncio.run(service.usage_endpoint({"type": "http", "method": "POST"}, receive, send))
     assert sent[0]["status"] == 405
+
+
+def _get(service: UsageService, query: bytes) -> tuple[int, dict[str, Any]]:
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request"}
+
+    scope = {"type": "http", "method": "GET", "query_string": query}
+    asyncio.run(service.usage_endpoint(scope, receive, send))
+    return sent[0]["status"], json.loads(sent[1]["body"])
+
+
+def test_usage_endpoint_adds_the_spool_totals_of_every_worker(tmp_path: Path) -> None:
+    from robutler_monitoring.plugin.usage.spool import Spool
+
+    spool = str(tmp_path / "spool")
+    other_worker = {
+        "id": "w2-0",
+        "type": "llm",
+        "agent": "a",
+        "model": "m",
+        "prompt_tokens": 7,
+        "timestamp": time.time() - 2 * 86400,
+    }
+    Spool(spool).add([other_worker])
+    bus = EventBus()
+    service = UsageService(UsageConfig(spool_dir=spool), CollectorRegistry())
+    service.subscribe(bus)
+    service.start()
+    try:
+        with HttpRequest("POST", "/chat", request_id="c1", bus=bus):
+            record_llm_call("m", input_tokens=5, agent="a", bus=bus)
+        assert service.recorder.flush()
+        status, body = _get(service, b"records=0")
+        assert status == 200 and body["records"] == [] and body["count"] == 0
+        assert sorted((t["calls"], t["input_tokens"]) for t in body["totals"]) == [(1, 5), (1, 7)]
+        assert len(_get(service, b"since=1h")[1]["totals"]) == 1  # the other worker's is two days old
+        assert len(_get(service, b"")[1]["records"]) == 1  # this worker's own
+        for query, error in (
+            (b"since=yesterday", "query parameter since: 'yesterday' is not a duration"),
+            (b"records=-1", "query parameter records: '-1' is not a count"),
+        ):
+            status, body = _get(service, query)
+            assert status == 400 and body["error"].startswith(error)
+    finally:
+        service.stop()
 
 
 def test_known_tools_and_models_start_at_zero_as_cost_or_unpriced_by_their_price(tmp_path: Path) -> None:

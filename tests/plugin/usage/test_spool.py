@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -130,3 +131,20 @@ def test_exporter_thread_sends_everything_to_a_file(tmp_path: Path, n: int) -> N
     finally:
         exporter.stop()
     assert Spool(spool_dir, sinks=("jsonl",)).stats().records == 0
+
+
+NO_SUCH_PID = 2**22 + 1  # above Linux's largest pid_max: never a live process
+
+
+def test_a_lease_of_a_dead_process_on_this_host_is_taken_over_at_once(tmp_path: Path) -> None:
+    from robutler_monitoring.plugin.usage.spool import lease_owner
+
+    host = lease_owner().partition(":")[0]
+    for holder, taken in (
+        (f"{host}:{NO_SUCH_PID}:x", True),  # as a worker killed with -9 left it
+        (f"{host}:{os.getppid()}:x", False),  # alive: wait for the expiry
+        (f"elsewhere:{NO_SUCH_PID}:x", False),  # another host's pid says nothing here
+    ):
+        directory = tmp_path / holder.replace(":", "_")
+        assert Spool(str(directory)).acquire_lease(holder, 30)
+        assert Spool(str(directory)).acquire_lease(lease_owner(), 30) is taken, holder
