@@ -9,7 +9,7 @@ one rule file serves a fleet. A latency SLO counts the requests of its time-to-f
 with a blackbox exporter), so it is left out, and said so.
 
 Budget rules compare ``robutler_budget_spent`` (today's spend since midnight UTC, which the
-server works out from its day totals) with the rule's threshold, as the in-process rules
+server sums from its hourly totals) with the rule's threshold, as the in-process rules
 do. ``increase(robutler_llm_cost_usd_total[1d])`` would be a rolling 24 hours instead, and
 would restart at 0 with the server, so it is not used.
 """

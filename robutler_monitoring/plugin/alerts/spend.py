@@ -1,7 +1,7 @@
 """What the budget rules measure: today's spend per budget, read from the /metrics numbers.
 
 Every serving worker sets ``robutler_budget_spent{budget,...}`` each second from the
-spool's day totals (server-wide, since midnight UTC; see ``usage/budget_sync.py``). The
+spool's totals of today (server-wide, since midnight UTC; see ``usage/budget_sync.py``). The
 rules read that gauge from the registry ``/metrics`` serves, as the exported Prometheus
 rules do, so both fire on the same number.
 """
@@ -21,7 +21,7 @@ BUDGET_KINDS = ("budget", "budget_exceeded")
 
 
 def read_spend(registry: CollectorRegistry) -> dict[str, float]:
-    """Today's spend by budget name (absent until a worker has read the day totals)."""
+    """Today's spend by budget name (absent until a worker has read today's totals)."""
     out: dict[str, float] = {}
     for metric in _families(registry):
         if metric.name != SPENT:

@@ -1,8 +1,8 @@
 """Daily budgets per agent and model: today's server-wide spend, and 429 past a hard cap.
 
 Today's (UTC) spend of each budget is a cached number, read in the request path with
-no I/O. :class:`~.budget_sync.BudgetSync` sets it every second from the spool's day
-totals (every worker's committed records, kept across restarts); between two reads the
+no I/O. :class:`~.budget_sync.BudgetSync` sets it every second from the spool's
+hourly totals of today (every worker's stored records, kept across restarts); between two reads the
 writer thread adds this worker's own records at once. So a worker sees its own spend
 at once and the other workers' within about a second. With ``hard: true`` the agent's
 new chat requests are answered 429 with ``Retry-After`` (seconds to UTC midnight) before
@@ -105,7 +105,7 @@ class BudgetTracker:
                     self._spent[i] += _amount(budget, tokens, cost)
 
     def refresh(self, totals: Iterable[DayTotal], at: float) -> None:
-        """Set today's spend from every worker's day totals, read for the UTC day of ``at``."""
+        """Set today's spend from every worker's totals, read for the UTC day of ``at``."""
         spent = [0.0] * len(self.budgets)
         for row in totals:
             for i, budget in enumerate(self.budgets):
