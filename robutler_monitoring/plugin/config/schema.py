@@ -22,6 +22,7 @@ from pydantic import (
 
 from ...levels import LEVELS, normalize_level
 from ..metrics.buckets import DURATION_BUCKETS
+from ..secrets import is_secret_param
 
 LOG_LEVELS = tuple(LEVELS)
 
@@ -504,6 +505,17 @@ def _check_header_name(value: str | None) -> str | None:
     return value
 
 
+def _check_caller_header(value: str | None) -> str | None:
+    value = _check_header_name(value)
+    if value is not None and is_secret_param(value):
+        # its value would be stored verbatim in every usage record, GET /usage and the exports
+        raise ValueError(
+            f"{value!r} carries credentials, which would be stored in every usage record; "
+            "name a header that identifies the caller, such as 'x-user-id'"
+        )
+    return value
+
+
 def _check_budget_name(value: str | None) -> str | None:
     if value is not None and not _BUDGET_NAME.match(value):
         raise ValueError("expected letters, digits, '_', '.' and '-' only, such as 'support-daily'")
@@ -565,7 +577,7 @@ class UsageConfig(_Model):
     )
     export: UsageExportConfig = UsageExportConfig()
     budgets: tuple[BudgetConfig, ...] = ()
-    caller_header: Annotated[str | None, AfterValidator(_check_header_name)] = Field(
+    caller_header: Annotated[str | None, AfterValidator(_check_caller_header)] = Field(
         default=None,
         min_length=1,
         max_length=128,

@@ -154,6 +154,10 @@ def usage_command(
         raise typer.Exit(USAGE_EXIT)
     try:
         since_s = parse_duration(since) if since is not None else None
+    except ValueError as exc:
+        typer.echo(f"Error: --since: {exc}", err=True)
+        raise typer.Exit(USAGE_EXIT) from None
+    try:
         token = os.environ.get("ROBUTLER_MONITORING_TOKEN")
         rows, note = usage_rows(file=file, spool=spool, url=url, token=token, by=by, since_s=since_s)
     except ValueError as exc:

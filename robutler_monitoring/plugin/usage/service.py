@@ -247,10 +247,15 @@ class UsageService:
         records = list(self.recorder.recent)
         if limit is not None:
             records = records[len(records) - limit :] if limit else []
+        # in a thread: SQLite reads the disk, and a year of hourly totals is megabytes of JSON
+        data = await asyncio.to_thread(self._usage_json, records, since_s)
+        await _send_json(send, 200, data)
+
+    def _usage_json(self, records: list[dict[str, Any]], since_s: float | None) -> bytes:
         body: dict[str, Any] = {"records": records, "count": len(records)}
-        if self.cfg.spool_dir is not None:  # read in a thread: SQLite reads the disk
-            body["totals"] = await asyncio.to_thread(read_totals, self.cfg.spool_dir, since_s)
-        await _respond(send, 200, body)
+        if self.cfg.spool_dir is not None:
+            body["totals"] = read_totals(self.cfg.spool_dir, since_s)
+        return _json(body)
 
 
 def _usage_query(query: bytes) -> tuple[float | None, int | None]:
@@ -265,7 +270,7 @@ def _usage_query(query: bytes) -> tuple[float | None, int | None]:
             raise ValueError(f"query parameter since: {exc}") from None
     if "records" in params:
         text = params["records"][-1]
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit()):
             raise ValueError(f"query parameter records: {text!r} is not a count; expected 0, 1, 2, ...")
         limit = int(text)
     return since_s, limit
@@ -292,7 +297,16 @@ def _usage_metrics_factory(limit: int) -> Callable[[CollectorRegistry], UsageMet
 async def _respond(
     send: Any, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
-    data = json.dumps(body, default=str).encode()
+    await _send_json(send, status, _json(body), headers)
+
+
+def _json(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, default=str).encode()
+
+
+async def _send_json(
+    send: Any, status: int, data: bytes, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     await send(
         {
             "type": "http.response.start",

@@ -26,8 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import daytotals
-from .totals import SCHEMA as _TOTALS_SCHEMA
-from .totals import add_totals
+from .totals import add_totals, create_totals
 
 __all__ = ["DB_NAME", "Spool", "SpoolStats", "lease_owner"]
 
@@ -81,9 +80,11 @@ class Spool:
         self._db = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a committed record survives power loss, too
-        for statement in (*_SCHEMA.strip().split(";"), _TOTALS_SCHEMA, daytotals.NOTICES_SCHEMA):
+        for statement in (*_SCHEMA.strip().split(";"), daytotals.NOTICES_SCHEMA):
             if statement.strip():
                 self._db.execute(statement)
+        with self._tx():  # one worker creates the totals (from the records of an older spool)
+            create_totals(self._db, self.all_records)
         for sink in self.sinks:
             self._db.execute("INSERT OR IGNORE INTO cursors (sink, seq) VALUES (?, 0)", (sink,))
 

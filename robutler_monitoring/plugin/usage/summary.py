@@ -18,8 +18,9 @@ __all__ = ["GROUPS", "Row", "parse_duration", "summarize", "summarize_totals"]
 Group = Literal["agent", "model", "day"]
 GROUPS: tuple[Group, ...] = ("agent", "model", "day")
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$", re.IGNORECASE)
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$", re.IGNORECASE | re.ASCII)
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MAX_DURATION_S = 100 * 366 * 86400  #: a century: older than any usage kept
 
 
 def parse_duration(text: str) -> float:
@@ -27,11 +28,17 @@ def parse_duration(text: str) -> float:
 
     >>> parse_duration("24h"), parse_duration("7d")
     (86400.0, 604800.0)
+    >>> parse_duration("99999999999999999999w")
+    Traceback (most recent call last):
+    ValueError: '99999999999999999999w' is too long a duration; at most 100 years, such as 5200w
     """
     found = _DURATION.match(text)
     if found is None:
         raise ValueError(f"{text!r} is not a duration; expected a number and s, m, h, d or w, such as 24h")
-    return float(found.group(1)) * _UNIT[found.group(2).lower()]
+    seconds = float(found.group(1)) * _UNIT[found.group(2).lower()]
+    if not seconds <= MAX_DURATION_S:  # also inf, from hundreds of digits
+        raise ValueError(f"{text!r} is too long a duration; at most 100 years, such as 5200w")
+    return seconds
 
 
 @dataclass(slots=True)

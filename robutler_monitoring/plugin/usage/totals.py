@@ -10,13 +10,14 @@ older than :data:`KEEP_DAYS` are deleted.
 
 from __future__ import annotations
 
+import math
 import os
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["KEEP_DAYS", "SCHEMA", "add_totals", "read_totals"]
+__all__ = ["KEEP_DAYS", "SCHEMA", "add_totals", "create_totals", "read_totals"]
 
 KEEP_DAYS = 400  #: a year of daily sums, and some
 
@@ -45,6 +46,7 @@ _UPSERT = (
 )
 
 Key = tuple[int, str, str, str]
+_ALL_HOURS = -(2**62)  #: before every hour (and within SQLite's INTEGER)
 
 
 def _key(record: dict[str, Any]) -> Key | None:
@@ -54,6 +56,15 @@ def _key(record: dict[str, Any]) -> Key | None:
     name = record.get("model") if kind == "llm" else record.get("tool")
     hour = int(float(record.get("timestamp") or 0) // 3600)
     return hour, str(record.get("agent") or ""), kind, str(name or "")
+
+
+def create_totals(db: sqlite3.Connection, stored: Callable[[], Iterable[dict[str, Any]]]) -> None:
+    """Create the totals table, inside the caller's transaction. A spool from before the totals
+    has records already: ``stored()`` (called only then) are added, so none goes uncounted."""
+    if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'totals'").fetchone():
+        return
+    db.execute(SCHEMA)
+    add_totals(db, stored())
 
 
 def add_totals(db: sqlite3.Connection, records: Iterable[dict[str, Any]]) -> None:
@@ -98,10 +109,11 @@ def read_totals(
     path = os.path.join(directory, DB_NAME)
     if not os.path.exists(path):
         return []
-    first_hour = -(2**62)
+    first_hour = _ALL_HOURS
     if since_s is not None:
         cutoff = (time.time() if now is None else now) - since_s
-        first_hour = int(cutoff // 3600)  # the hour the cutoff falls in counts whole
+        if math.isfinite(cutoff):  # the hour the cutoff falls in counts whole
+            first_hour = max(int(cutoff // 3600), _ALL_HOURS)
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
     try:
         rows = db.execute(

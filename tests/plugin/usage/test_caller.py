@@ -82,3 +82,12 @@ def test_records_carry_the_caller_and_it_is_never_a_label() -> None:
 def test_a_caller_header_that_is_no_header_name_is_refused() -> None:
     with pytest.raises(ValidationError, match="expected an HTTP header name such as 'x-user-id'"):
         UsageConfig(caller_header="x user")
+
+
+@pytest.mark.parametrize(
+    "header", ["Authorization", "cookie", "Proxy-Authorization", "x-api-key", "X-Auth-Token"]
+)
+def test_a_caller_header_that_carries_credentials_is_refused(header: str) -> None:
+    # its value would be stored verbatim in every record, in GET /usage and in the exports
+    with pytest.raises(ValidationError, match=f"{header!r} carries credentials"):
+        UsageConfig(caller_header=header)

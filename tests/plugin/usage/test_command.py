@@ -94,7 +94,12 @@ def test_table_from_a_spool_by_model(tmp_path: Path) -> None:
 def test_errors_name_the_bad_option(tmp_path: Path) -> None:
     assert "exactly one of" in _run().output
     bad_since = _run("--file", str(tmp_path / "x"), "--since", "yesterday")
-    assert bad_since.exit_code == 2 and "'yesterday' is not a duration" in bad_since.output
+    assert bad_since.exit_code == 2 and "--since: 'yesterday' is not a duration" in bad_since.output
+    Spool(str(tmp_path)).close()
+    for huge in ("99999999999999999999w", "9" * 400 + "s"):  # an SQLite overflow, an infinity
+        too_long = _run("--spool", str(tmp_path), "--since", huge)
+        assert too_long.exit_code == 2, too_long.output
+        assert too_long.output.startswith(f"Error: --since: '{huge}' is too long a duration")
     missing = _run("--file", str(tmp_path / "nope.jsonl"))
     assert missing.exit_code == 2 and "nope.jsonl: no such file" in missing.output
     assert "--by 'week'" in _run("--spool", str(tmp_path), "--by", "week").output

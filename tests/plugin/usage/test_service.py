@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -165,3 +166,51 @@ def test_known_tools_and_models_start_at_zero_as_cost_or_unpriced_by_their_price
     assert samples.select("robutler_llm_requests_total") and samples.select(
         "robutler_llm_request_duration_seconds_count"
     )
+
+
+def test_usage_endpoint_refuses_out_of_range_values_with_400(tmp_path: Path) -> None:
+    from robutler_monitoring.plugin.usage.spool import Spool
+
+    spool = str(tmp_path / "spool")
+    Spool(spool).add([{"id": "r", "type": "llm", "agent": "a", "model": "m", "timestamp": time.time()}])
+    service = UsageService(UsageConfig(spool_dir=spool), CollectorRegistry())
+    for query, error in (
+        (b"since=99999999999999999999w", "query parameter since: '99999999999999999999w' is too long"),
+        (b"since=" + b"9" * 400 + b"s", "query parameter since: '9999"),  # inf seconds
+        (b"records=%C2%B2", "query parameter records: "),  # a superscript 2: isdigit() but no count
+    ):
+        status, body = _get(service, query)
+        assert status == 400 and body["error"].startswith(error), (query, body)
+    status, body = _get(service, b"since=5200w")  # a century: every hour kept
+    assert status == 200 and len(body["totals"]) == 1
+
+
+def test_usage_endpoint_writes_its_json_off_the_event_loop() -> None:
+    # a year of hourly totals is megabytes of JSON: serialising it on the loop stalls every request
+    threads: list[str] = []
+
+    class Noted:
+        def __str__(self) -> str:  # json.dumps(default=str) calls this where it runs
+            threads.append(threading.current_thread().name)
+            return "noted"
+
+    service = UsageService(UsageConfig(), CollectorRegistry())
+    service.recorder.recent.append({"id": "r", "extra": Noted()})
+    loop_thread: list[str] = []
+
+    async def main() -> tuple[int, dict[str, Any]]:
+        loop_thread.append(threading.current_thread().name)
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request"}
+
+        await service.usage_endpoint({"type": "http", "method": "GET"}, receive, send)
+        return sent[0]["status"], json.loads(sent[1]["body"])
+
+    status, body = asyncio.run(main())
+    assert status == 200 and body["records"][0]["extra"] == "noted"
+    assert threads and threads[0] != loop_thread[0]
