@@ -26,6 +26,7 @@ from ..metrics.http import HttpMetrics
 from ..metrics.operations import OperationMetrics
 from ..metrics.registry import instruments_for
 from ..metrics.runtime import RuntimeMetrics, add_process_collectors
+from ..usage.budget_sync import BudgetMetrics
 from ..usage.metrics import UsageMetrics
 from ..usage.service import ExportMetrics
 from .options import ConfigOption, TokenOption, UrlOption
@@ -47,6 +48,7 @@ INSTRUMENTS = (
     AlertMetrics,
     UsageMetrics,
     ExportMetrics,
+    BudgetMetrics,
 )
 
 

@@ -10,7 +10,8 @@ class ErrorMetrics:
 
     ``source`` is one of: ``http`` (the served app raised), ``listener`` (a request
     listener such as the access log raised), ``agent`` and ``skill`` (a decorated method
-    raised), ``health_check`` (a health check raised), ``sampler`` (a periodic sample step failed).
+    raised), ``health_check`` (a health check raised), ``sampler`` (a periodic sample step failed),
+    ``budget_sync`` (reading today's budget spend from the usage spool failed; tried again each second).
 
     >>> from prometheus_client import CollectorRegistry
     >>> ErrorMetrics(CollectorRegistry()).count(ValueError("x"), "skill")

@@ -10,7 +10,6 @@ outcomes, not every status code), its agents and their tools. Agents come from
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from ...events import OUTCOMES
+from ...integrations.robutler_sdk import serving_if_used
 from ..http.middleware import CLIENT_CLOSED, SERVER_CANCELLED
 from ..http.routes import find_routes, flatten_routes
 from .http_local import http_metrics
@@ -43,13 +43,10 @@ class KnownLabels:
     models: tuple[tuple[str, str], ...] = ()  #: (agent, model) of the ``robutler_llm_*`` series
 
 
-_SERVING = "robutler_monitoring.integrations.robutler_sdk.serving"
-
-
 def discover(app: Any) -> KnownLabels:
     """Routes from the app's router; agents and tools from ``app.state.agents`` and served SDK agents."""
     agents, skills, tools, models = _agents_and_skills(app)
-    serving = sys.modules.get(_SERVING)  # imported only when SDK agents are served
+    serving = serving_if_used()  # imported only when SDK agents are served
     for served in serving.served_agents() if serving is not None else ():
         agents[served.name] = None
         tools.update(((served.name, tool), None) for tool in served.tools)

@@ -87,7 +87,9 @@ class BudgetSync:
         self._on_crossed = on_crossed
         self._on_error = on_error
         self._clock = clock
-        self._loop = SpoolLoop("robutler-usage-budgets", spool_factory, self._step)
+        self._loop = SpoolLoop(
+            "robutler-usage-budgets", spool_factory, self._step, on_error=on_error, retry_s=interval
+        )
         self._claimed: set[tuple[str, str, str]] = set()  # (day, budget, kind) this worker tried
         self._pruned: str | None = None
         self.syncs = 0

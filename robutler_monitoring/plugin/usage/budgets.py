@@ -21,11 +21,9 @@ from typing import Any
 from ...host.types import ASGIApp, Receive, Scope, Send
 from ..config.schema import BudgetConfig
 from .budget_names import budget_limit, budget_names, budget_unit
-from .daytotals import DayTotal
+from .daytotals import DAY, DayTotal
 
 __all__ = ["BudgetGuard", "BudgetState", "BudgetTracker"]
-
-_DAY = 86400
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +48,7 @@ class BudgetState:
 
 
 def _day_of(ts: float) -> int:
-    return int(ts // _DAY)
+    return int(ts // DAY)
 
 
 def _matches(budget: BudgetConfig, agent: str, model: str) -> bool:
@@ -133,7 +131,7 @@ class BudgetTracker:
         spent = self._spent
         for i in self._hard:
             if spent[i] >= self._limits[i] and self.budgets[i].agent in ("*", agent):
-                return max(1, int((now // _DAY + 1) * _DAY - now))
+                return max(1, int((now // DAY + 1) * DAY - now))
         return None
 
 

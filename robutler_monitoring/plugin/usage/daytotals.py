@@ -4,7 +4,7 @@ Every worker adds its stored records to the spool's hourly totals (:mod:`.totals
 the transaction that stores them, so the sum of a UTC day's hours is that day's usage of
 every worker, across restarts, counting each stored record once. ``budget_notices``
 holds which budget warnings were logged today, so one server logs each once, whichever
-worker sees the crossing first; notices older than :data:`KEEP_DAYS` are pruned.
+worker sees the crossing first; notices older than :data:`NOTICES_KEEP_DAYS` are pruned.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import time
 from dataclasses import dataclass
 
 __all__ = [
-    "KEEP_DAYS",
+    "DAY",
+    "NOTICES_KEEP_DAYS",
     "NOTICES_SCHEMA",
     "DayTotal",
     "claim_notice",
@@ -23,8 +24,8 @@ __all__ = [
     "utc_day",
 ]
 
-KEEP_DAYS = 40
-_DAY = 86400
+NOTICES_KEEP_DAYS = 40  #: budget notices older than this are pruned
+DAY = 86400  #: seconds in a UTC day
 
 NOTICES_SCHEMA = """
 CREATE TABLE IF NOT EXISTS budget_notices (
@@ -59,7 +60,7 @@ class DayTotal:
 
 def read_day_totals(db: sqlite3.Connection, at: float) -> list[DayTotal]:
     """Every agent and model's LLM totals on the UTC day of ``at`` (input + output tokens)."""
-    first_hour = int(at // _DAY) * 24
+    first_hour = int(at // DAY) * 24
     rows = db.execute(
         "SELECT agent, name, SUM(calls), SUM(input_tokens + output_tokens), SUM(cost_usd) FROM totals "
         "WHERE hour >= ? AND hour < ? AND type = 'llm' GROUP BY agent, name",
@@ -81,5 +82,5 @@ def claim_notice(db: sqlite3.Connection, day: str, budget: str, kind: str) -> bo
 
 
 def prune_notices(db: sqlite3.Connection, now: float) -> None:
-    """Forget notices older than :data:`KEEP_DAYS` (the totals prune themselves)."""
-    db.execute("DELETE FROM budget_notices WHERE day < ?", (utc_day(now - KEEP_DAYS * _DAY),))
+    """Forget notices older than :data:`NOTICES_KEEP_DAYS` (the totals prune themselves)."""
+    db.execute("DELETE FROM budget_notices WHERE day < ?", (utc_day(now - NOTICES_KEEP_DAYS * DAY),))

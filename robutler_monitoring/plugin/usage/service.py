@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from ...host.types import ASGIApp
 from ..config.schema import UsageConfig
+from ..metrics.errors import ErrorMetrics
 from ..metrics.registry import instruments_for
 from .budget_sync import BudgetMetrics, BudgetSync
 from .budgets import BudgetGuard, BudgetTracker
@@ -28,6 +29,7 @@ from .metrics import UsageMetrics
 from .recorder import UsageRecorder
 from .sinks import HttpSink, JsonlSink, Sink
 from .spool import Spool, SpoolStats
+from .spool_loop import ErrorReport
 from .summary import parse_duration
 from .totals import read_totals
 
@@ -128,7 +130,12 @@ class UsageService:
         self.budget_sync: BudgetSync | None = None
         if cfg.budgets and spool_factory is not None:  # the config wants a spool with budgets
             metrics = instruments_for(registry, BudgetMetrics)
-            self.budget_sync = BudgetSync(self.budgets, spool_factory, metrics=metrics)
+            errors = instruments_for(registry, ErrorMetrics)
+            report = ErrorReport(
+                "budgets: reading today's spend from the spool",
+                count=lambda exc: errors.count(exc, "budget_sync"),
+            )
+            self.budget_sync = BudgetSync(self.budgets, spool_factory, metrics=metrics, on_error=report)
         self.recorder = UsageRecorder(
             Pricer(overrides, library=cfg.price_library),
             self.metrics,

@@ -5,7 +5,7 @@ this server use today". Each record the spool stores is also added to an hourly 
 (UTC hour, agent, llm|tool, model or tool name) in the same transaction, so the totals
 count every stored record exactly once (an id already stored is skipped for both), from
 every worker (they share the spool), and survive a ``kill -9`` as the records do. Totals
-older than :data:`KEEP_DAYS` are deleted.
+older than :data:`TOTALS_KEEP_DAYS` are deleted.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["KEEP_DAYS", "SCHEMA", "add_totals", "create_totals", "read_totals"]
+__all__ = ["SCHEMA", "TOTALS_KEEP_DAYS", "add_totals", "create_totals", "read_totals"]
 
-KEEP_DAYS = 400  #: a year of daily sums, and some
+TOTALS_KEEP_DAYS = 400  #: a year of daily sums, and some
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS totals (
@@ -91,7 +91,7 @@ def add_totals(db: sqlite3.Connection, records: Iterable[dict[str, Any]]) -> Non
             row[3] += float(cost)
     if sums:
         db.executemany(_UPSERT, [(*key, *row) for key, row in sums.items()])
-        oldest = min(key[0] for key in sums) - KEEP_DAYS * 24
+        oldest = min(key[0] for key in sums) - TOTALS_KEEP_DAYS * 24
         db.execute("DELETE FROM totals WHERE hour < ?", (oldest,))
 
 

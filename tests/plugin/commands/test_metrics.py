@@ -118,6 +118,7 @@ def test_dump_local_shows_what_this_package_exposes(fmt: str) -> None:
         names = {f.name for f in parse_prometheus(out)}
         expected = {"robutler_http_requests", "robutler_http_request_duration_seconds", "robutler_workers"}
         assert expected | {"robutler_agent_executions", "robutler_errors", "process_cpu_seconds"} <= names
+        assert {"robutler_budget_spent", "robutler_budget_limit", "robutler_usage_spool_records"} <= names
     elif fmt == "openmetrics":
         assert out.rstrip().endswith("# EOF")
         assert "# TYPE robutler_http_time_to_first_byte_seconds histogram" in out

@@ -180,3 +180,32 @@ def test_guard_answers_429_before_the_agent_runs() -> None:
     headers = dict(sent[0]["headers"])
     assert int(headers[b"retry-after"]) == 23 * 3600
     assert b"over its daily budget" in sent[1]["body"]
+
+
+def test_a_spool_the_sync_cannot_open_is_counted_logged_once_and_retried(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from robutler_monitoring.plugin.usage.service import UsageService
+    from tests.support.polling import wait_until
+
+    blocker = tmp_path / "spool"
+    blocker.write_text("a file where the spool directory goes")
+    registry = CollectorRegistry()
+    cfg = UsageConfig(spool_dir=str(blocker), budgets=[BudgetConfig(agent="a", daily_tokens=100)])
+    sync = UsageService(cfg, registry).budget_sync
+    assert sync is not None
+
+    def failures() -> float:
+        labels = {"type": "FileExistsError", "source": "budget_sync"}
+        return registry.get_sample_value("robutler_errors_total", labels) or 0.0
+
+    with caplog.at_level(logging.WARNING, logger="robutler.monitoring.usage"):
+        sync.start()
+        try:
+            wait_until(lambda: failures() >= 2, timeout=15, what="two counted failures")
+            blocker.unlink()  # the directory can be made now: the same thread reads budgets
+            wait_until(lambda: sync.syncs > 0, timeout=15, what="a budget read after the failures")
+        finally:
+            sync.stop()
+    logged = [m for m in caplog.messages if "reading today's spend from the spool failed" in m]
+    assert len(logged) == 1 and "FileExistsError" in logged[0]  # once a minute at most
