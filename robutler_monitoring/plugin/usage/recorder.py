@@ -75,7 +75,7 @@ class UsageRecorder:
         self._written = 0  #: records the writer finished with
         self._thread: threading.Thread | None = None
         self._on_error = on_error
-        self._on_record = on_record  #: each finished record, in the writer thread (budgets)
+        self._on_record = on_record  #: each record once committed, in the writer thread (budgets)
         self.write_errors = 0
         #: responses wait for their records' commit (with a spool, while the writer runs)
         self.gate = (
@@ -180,6 +180,7 @@ class UsageRecorder:
                 self.write_errors += 1
                 if self._on_error is not None:
                     self._on_error(exc)
+        self._recorded(batch)
         if self.gate is not None:  # committed (or failed: waiting longer would not help)
             tickets = [ticket for _, _, ticket in ops if ticket is not None]
             if tickets:
@@ -187,6 +188,19 @@ class UsageRecorder:
         with self._idle:
             self._written += len(ops)
             self._idle.notify_all()
+
+    def _recorded(self, batch: list[dict[str, Any]]) -> None:
+        # after the commit: a budget sync reading the totals in between would otherwise replace
+        # the spend with totals that lack these records (at worst now, counted twice until the next read)
+        if self._on_record is None:
+            return
+        for record in batch:
+            try:
+                self._on_record(record)
+            except Exception as exc:
+                self.write_errors += 1
+                if self._on_error is not None:
+                    self._on_error(exc)
 
     def _record(self, op: Operation, trace: str | None) -> dict[str, Any] | None:
         try:
@@ -201,8 +215,6 @@ class UsageRecorder:
                 record = tool_record(op, trace)
             else:
                 return None
-            if self._on_record is not None:
-                self._on_record(record)
         except Exception as exc:  # one odd operation must not stop the writer
             self.write_errors += 1
             if self._on_error is not None:

@@ -197,16 +197,31 @@ class Spool:
 
 
 def lease_owner() -> str:
-    """A lease owner name for this process: ``host:pid:random`` (unique, and its liveness checkable)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    """A lease owner name for this process: ``host:pid:random:pidns`` (unique, and its liveness
+    checkable where the PID namespace is the same)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}:{_pid_namespace()}"
+
+
+def _pid_namespace() -> str:
+    """This process's PID namespace (its inode on Linux; "" where there is none to read).
+
+    Containers sharing a spool volume may share a hostname too: a PID is only checkable
+    inside its own namespace.
+    """
+    try:
+        link = os.readlink("/proc/self/ns/pid")  # "pid:[4026531836]"
+    except OSError:
+        return ""
+    return link.rpartition("[")[2].rstrip("]")
 
 
 def _dead(owner: str | None) -> bool:
-    """Whether ``owner`` names a process of this host that no longer exists."""
-    host, _, rest = (owner or "").partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
-        return False  # another host (or pid namespace) or this process: wait for the expiry
+    """Whether ``owner`` names a process of this host and PID namespace that no longer exists."""
+    host, pid, _, namespace = [*(owner or "").split(":", 3), "", "", "", ""][:4]
+    if host != socket.gethostname() or namespace != _pid_namespace():
+        return False  # another host or PID namespace (or an owner from before them): wait for the expiry
+    if not pid.isdigit() or int(pid) == os.getpid():
+        return False  # this process
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:

@@ -61,10 +61,10 @@ class _Worker:
         )
 
     def serve(self, *records: dict[str, Any]) -> None:
-        """What the writer thread does: count its own records at once, commit them."""
+        """What the writer thread does: commit its records, then count them at once."""
+        self.spool.add(records)
         for record in records:
             self.tracker.add(record)
-        self.spool.add(records)
 
 
 def test_spend_is_every_workers_and_each_crossing_is_announced_once(tmp_path: Path) -> None:
@@ -209,3 +209,28 @@ def test_a_spool_the_sync_cannot_open_is_counted_logged_once_and_retried(
             sync.stop()
     logged = [m for m in caplog.messages if "reading today's spend from the spool failed" in m]
     assert len(logged) == 1 and "FileExistsError" in logged[0]  # once a minute at most
+
+
+def test_the_writer_counts_a_record_for_budgets_only_once_it_is_in_the_totals(tmp_path: Path) -> None:
+    # a sync reading the totals between the count and the commit would set the spend to totals
+    # lacking the record: the worker's spend would drop (and a hard budget let a request through)
+    from robutler_monitoring.events import EventBus, record_llm_call
+    from robutler_monitoring.plugin.usage.cost import Pricer
+    from robutler_monitoring.plugin.usage.recorder import UsageRecorder
+    from robutler_monitoring.plugin.usage.totals import read_totals
+
+    in_totals_when_counted: list[int] = []
+
+    def counted(record: dict[str, Any]) -> None:
+        in_totals_when_counted.append(sum(t["calls"] for t in read_totals(str(tmp_path))))
+
+    recorder = UsageRecorder(Pricer(), None, spool_factory=lambda: Spool(str(tmp_path)), on_record=counted)
+    bus = EventBus()
+    recorder.subscribe(bus)
+    recorder.start()
+    try:
+        record_llm_call("gpt-4o", input_tokens=10, agent="a", bus=bus)
+        assert recorder.flush()
+    finally:
+        recorder.stop()
+    assert in_totals_when_counted == [1]

@@ -139,11 +139,14 @@ NO_SUCH_PID = 2**22 + 1  # above Linux's largest pid_max: never a live process
 def test_a_lease_of_a_dead_process_on_this_host_is_taken_over_at_once(tmp_path: Path) -> None:
     from robutler_monitoring.plugin.usage.spool import lease_owner
 
-    host = lease_owner().partition(":")[0]
+    host, _, _, namespace = lease_owner().split(":")
     for holder, taken in (
-        (f"{host}:{NO_SUCH_PID}:x", True),  # as a worker killed with -9 left it
-        (f"{host}:{os.getppid()}:x", False),  # alive: wait for the expiry
-        (f"elsewhere:{NO_SUCH_PID}:x", False),  # another host's pid says nothing here
+        (f"{host}:{NO_SUCH_PID}:x:{namespace}", True),  # as a worker killed with -9 left it
+        (f"{host}:{os.getppid()}:x:{namespace}", False),  # alive: wait for the expiry
+        (f"elsewhere:{NO_SUCH_PID}:x:{namespace}", False),  # another host's pid says nothing here
+        # a container with the same hostname sharing the spool volume: its pid says nothing here
+        (f"{host}:{NO_SUCH_PID}:x:1{namespace}", False),
+        (f"{host}:{NO_SUCH_PID}:x", False),  # an owner from before the namespace was named
     ):
         directory = tmp_path / holder.replace(":", "_")
         assert Spool(str(directory)).acquire_lease(holder, 30)
