@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from ..config.schema import format_duration
-from ..health.metrics import HEALTH_STATUS, STATUS_VALUES
+from ..health.metrics import CHECK_STATUS, HEALTH_STATUS, STATUS_VALUES
 from .rules import AlertPlan, Rule
 from .spend import BUDGET_KINDS, SPENT
 
@@ -164,7 +164,7 @@ def _health_doc(rule: Rule, expr: str, where: str) -> dict[str, Any]:
     doc["labels"] = {"severity": rule.severity, "event": rule.event}
     doc["annotations"] = {
         "summary": f"{rule.describe(None)} {where}",
-        "description": f"{rule.name}: {rule.describe(None)} (robutler_health_check_status == 0: the failing checks)",
+        "description": f"{rule.name}: {rule.describe(None)} ({CHECK_STATUS} == 0: the failing checks)",
     }
     return doc
 

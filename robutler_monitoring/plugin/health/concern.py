@@ -53,7 +53,9 @@ class HealthConcern(Concern):
         )
         if rt.cfg.metrics.enabled:  # the gauges stay current without a call to the detailed health
             self.watch = HealthWatch(
-                reporter.detailed, rt.cfg.metrics.collect_interval, lambda exc: errors.count(exc, "health_check")
+                reporter.detailed,
+                rt.cfg.metrics.collect_interval,
+                lambda exc: errors.count(exc, "health_check"),
             )
         if not rt.cfg.health_checks.enabled:
             return ()

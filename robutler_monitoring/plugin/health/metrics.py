@@ -18,6 +18,8 @@ from prometheus_client import CollectorRegistry, Gauge
 STATUS_VALUES = {"pass": 1.0, "warn": 0.5, "fail": 0.0}
 #: The overall status's gauge (the ``Unhealthy`` rule's series).
 HEALTH_STATUS = "robutler_health_status"
+#: Each check's gauge (label ``check``).
+CHECK_STATUS = "robutler_health_check_status"
 
 
 class HealthMetrics:
@@ -37,7 +39,7 @@ class HealthMetrics:
             registry=registry,
         )
         self.checks = Gauge(
-            "robutler_health_check_status",
+            CHECK_STATUS,
             "Each detailed-health check's status: 1 pass, 0.5 warn, 0 fail (the worst live worker's).",
             ("check",),
             multiprocess_mode="livemin",

@@ -1,4 +1,4 @@
-"""Run the detailed checks on a schedule, so their gauges are current without a call to ``/health/detailed``."""
+"""Run the detailed checks on a schedule: their gauges stay current without a ``/health/detailed`` call."""
 
 from __future__ import annotations
 

@@ -155,7 +155,10 @@ def test_exported_health_rule_fires_and_resolves_on_the_health_gauge(tmp_path: P
     test = {
         "interval": "1m",
         "input_series": [
-            {"series": 'robutler_health_status{job="robutler",instance="h:8000"}', "values": " ".join(per_minute)}
+            {
+                "series": 'robutler_health_status{job="robutler",instance="h:8000"}',
+                "values": " ".join(per_minute),
+            }
         ],
         "promql_expr_test": [
             firing_at("Unhealthy", 4 * 60, False, event="health"),  # warn is no incident
