@@ -41,6 +41,8 @@ class HealthConcern(Concern):
         metrics = rt.concern(MetricsConcern)
         sampler = metrics.sampler if metrics is not None else None
         errors = instruments_for(rt.registry, ErrorMetrics)
+        # the gauges only where both are on (health checks off: no series, not a gauge stuck at fail)
+        gauges = rt.cfg.metrics.enabled and rt.cfg.health_checks.enabled
         self.reporter = reporter = HealthReporter(
             rt.cfg.health_checks,
             default_health_checks(),
@@ -49,9 +51,10 @@ class HealthConcern(Concern):
             on_error=lambda exc: errors.count(exc, "health_check"),
             extra=rt.health_checks,
             bus=rt.bus,
-            metrics=instruments_for(rt.registry, HealthMetrics) if rt.cfg.metrics.enabled else None,
+            # created at the first run: before it, no series rather than a 0 that reads as fail
+            metrics=(lambda: instruments_for(rt.registry, HealthMetrics)) if gauges else None,
         )
-        if rt.cfg.metrics.enabled:  # the gauges stay current without a call to the detailed health
+        if gauges:  # the gauges stay current without a call to the detailed health
             self.watch = HealthWatch(
                 reporter.detailed,
                 rt.cfg.metrics.collect_interval,

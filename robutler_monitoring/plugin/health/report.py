@@ -43,7 +43,7 @@ class HealthReporter:
         on_error: Callable[[BaseException], None] | None = None,
         extra: Sequence[HealthCheck] = (),
         bus: EventBus | None = None,
-        metrics: HealthMetrics | None = None,
+        metrics: Callable[[], HealthMetrics] | None = None,
     ) -> None:
         self.cfg = cfg
         self._extra = extra  # the concerns' components (read at each report: the list may grow)
@@ -87,7 +87,7 @@ class HealthReporter:
                 entry.setdefault("componentId", self._instance)
         status = worst([e["status"] for entries in checks.values() for e in entries])
         if self._metrics is not None:
-            self._metrics.update(status, {n: worst([e["status"] for e in es]) for n, es in checks.items()})
+            self._metrics().update(status, {n: worst([e["status"] for e in es]) for n, es in checks.items()})
         if self._bus is not None:
             self._publish(checks, status)
         doc = {"status": status, **self._head, **sdk_health_fields(), "checks": checks}
