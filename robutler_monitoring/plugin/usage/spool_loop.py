@@ -26,10 +26,6 @@ _log = logging.getLogger("robutler.monitoring.usage")
 class ErrorReport:
     """An ``on_error``: ``count(exc)`` each failure, and a WARNING naming ``what`` failed at most
     every ``every_s`` seconds (a broken spool fails each second: the log is not flooded).
-
-    >>> report, seen = ErrorReport("the demo", count=lambda exc: seen.append(exc)), []
-    >>> report(OSError("disk full")); report(OSError("disk full")); len(seen)
-    2
     """
 
     def __init__(

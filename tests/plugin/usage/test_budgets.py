@@ -191,7 +191,7 @@ def test_a_spool_the_sync_cannot_open_is_counted_logged_once_and_retried(
     blocker = tmp_path / "spool"
     blocker.write_text("a file where the spool directory goes")
     registry = CollectorRegistry()
-    cfg = UsageConfig(spool_dir=str(blocker), budgets=[BudgetConfig(agent="a", daily_tokens=100)])
+    cfg = UsageConfig(spool_dir=str(blocker), budgets=(BudgetConfig(agent="a", daily_tokens=100),))
     sync = UsageService(cfg, registry).budget_sync
     assert sync is not None
 
