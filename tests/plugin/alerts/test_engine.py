@@ -216,6 +216,15 @@ def test_an_incident_inside_a_wait_for_an_earlier_resolved_notice_is_not_lost() 
     assert _attempts(s, 600, active=False, deliver_from=0) == []
 
 
+def test_a_refused_reminder_does_not_lose_the_resolved_notice() -> None:
+    s = Script(Engine(_plan(events=["error"], repeat_interval=100)))
+    s.run(60, HighErrorRate=True)
+    assert _outcome(s, active=True, deliver=True) == [("firing", 60, None, 0.3)]
+    assert _attempts(s, 110) == [160, 170]  # the reminder is refused; next try at 190
+    assert _attempts(s, 10, active=False) == []  # recovered at 180, inside the wait
+    assert _outcome(s, active=False, deliver=True)[-1] == ("resolved", 60, 180, 0.0)
+
+
 def test_an_owed_firing_notice_survives_a_restart() -> None:
     plan = _plan(events=["error"])
     s = Script(Engine(plan))
