@@ -30,7 +30,7 @@ from ..config.loader import ResolvedConfig, load_config, resolve_config_path
 from ..config.schema import MonitoringConfig, parse_duration
 from ..secrets import mask_url
 from .engine import Notification
-from .export import left_out, prometheus_rule, rule_groups, to_yaml
+from .export import prometheus_rule, rule_groups, to_yaml
 from .payloads import AlertContext
 from .rules import AlertPlan, alerted_budgets, build_plan
 from .senders import make_sender
@@ -258,8 +258,3 @@ def export(
         else rule_groups(plan, skip)
     )
     typer.echo(to_yaml(doc), nl=False)
-    for name in left_out(plan):
-        typer.echo(
-            f"# note: rule {name} (detailed health) has no metric to export; probe /health/detailed instead",
-            err=True,
-        )

@@ -5,8 +5,8 @@ time-to-first-byte histogram, monitoring endpoints left out), the same window, `
 ``min_requests``, names, severity and annotations; grouped by ``job`` and ``instance`` so
 one rule file serves a fleet. A latency SLO counts the requests of its time-to-first-byte
 ``le`` bucket as good (the bound is a bucket boundary, so the count is exact). The
-``health`` rule has no metric to stand on (Prometheus would probe ``/health/detailed``
-with a blackbox exporter), so it is left out, and said so.
+``health`` rule reads ``robutler_health_status`` (0 when the detailed health is ``fail``),
+which every server keeps current by running the detailed checks every ``collect_interval``.
 
 Budget rules compare ``robutler_budget_spent`` (today's spend since midnight UTC, which the
 server sums from its hourly totals) with the rule's threshold, as the in-process rules
@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from ..config.schema import format_duration
+from ..health.metrics import CHECK_STATUS, HEALTH_STATUS, STATUS_VALUES
 from .rules import BUDGET_KINDS, BURN_KINDS, AlertPlan, Rule
 from .spend import SPENT
 
@@ -46,7 +47,9 @@ def _selector(*matchers: str) -> str:
 
 
 def rule_expr(rule: Rule, skip: tuple[str, ...]) -> str | None:
-    """The PromQL of one rule (None for the health rule)."""
+    """The PromQL of one rule (None for a kind the export does not know)."""
+    if rule.kind == "health":
+        return f"min by ({_BY}) ({HEALTH_STATUS}) == {STATUS_VALUES['fail']:g}"
     if rule.kind in BUDGET_KINDS:
         budget = dict(rule.labels).get("budget", "")
         return f'{SPENT}{{budget="{budget}"}} >= {rule.threshold:.10g}'
@@ -100,6 +103,8 @@ def _rule_doc(rule: Rule, skip: tuple[str, ...]) -> dict[str, Any] | None:
     where = "on {{ $labels.instance }}"
     if rule.kind in BUDGET_KINDS:
         return _budget_doc(rule, expr, where)
+    if rule.kind == "health":
+        return _health_doc(rule, expr, where)
     if rule.kind == "burn":
         budget = 1 - rule.objective
         value = "{{ $value | humanizePercentage }}"
@@ -152,6 +157,18 @@ def _budget_doc(rule: Rule, expr: str, where: str) -> dict[str, Any]:
     }
 
 
+def _health_doc(rule: Rule, expr: str, where: str) -> dict[str, Any]:
+    doc: dict[str, Any] = {"alert": rule.name, "expr": expr}
+    if rule.for_:
+        doc["for"] = format_duration(rule.for_)
+    doc["labels"] = {"severity": rule.severity, "event": rule.event}
+    doc["annotations"] = {
+        "summary": f"{rule.describe(None)} {where}",
+        "description": f"{rule.name}: {rule.describe(None)} ({CHECK_STATUS} == 0: the failing checks)",
+    }
+    return doc
+
+
 _OBJECTIVE_ORDER = {"burn": 1, "latency_burn": 2, "budget": 3, "budget_exceeded": 3}
 
 
@@ -173,11 +190,6 @@ def prometheus_rule(
         "metadata": {"name": name, "labels": {"app.kubernetes.io/name": "robutler"}},
         "spec": rule_groups(plan, skip),
     }
-
-
-def left_out(plan: AlertPlan) -> list[str]:
-    """Rules the export cannot express (the health rule)."""
-    return [r.name for r in plan.rules if r.kind == "health"]
 
 
 class _Dumper(yaml.SafeDumper):  # type: ignore[misc]

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..alerts.metrics import AlertMetrics
+from ..health.metrics import HealthMetrics
 from ..metrics.caches import CacheMetrics
 from ..metrics.errors import ErrorMetrics
 from ..metrics.exposition import render
@@ -45,6 +46,7 @@ INSTRUMENTS = (
     RuntimeMetrics,
     CacheMetrics,
     AlertMetrics,
+    HealthMetrics,
     UsageMetrics,
     ExportMetrics,
 )

@@ -554,6 +554,15 @@ class UsageConfig(_Model):
         default=None, min_length=1, description="directory of the on-disk spool (needed for export)"
     )
     max_spool_records: int = Field(default=1_000_000, ge=100, le=1_000_000_000)
+    retention: float = Field(
+        default=0.0,
+        ge=0,
+        le=400 * 86400,
+        description=(
+            "seconds a record stays in the spool once no sink needs it (with no sink: once stored); "
+            "0: deleted at once (the hourly totals keep the sums)"
+        ),
+    )
     commit_wait: float = Field(
         default=1.0,
         ge=0,

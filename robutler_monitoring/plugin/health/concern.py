@@ -11,7 +11,9 @@ from ..metrics.concern import MetricsConcern
 from ..metrics.errors import ErrorMetrics
 from ..metrics.registry import instruments_for
 from ..runtime import Runtime
+from .metrics import HealthMetrics
 from .report import HealthReporter
+from .watch import HealthWatch
 
 
 class HealthConcern(Concern):
@@ -21,6 +23,7 @@ class HealthConcern(Concern):
 
     def __init__(self) -> None:
         self.reporter: HealthReporter | None = None
+        self.watch: HealthWatch | None = None
 
     def startup_lines(self, rt: Runtime) -> list[str]:
         hc = rt.cfg.health_checks
@@ -38,6 +41,8 @@ class HealthConcern(Concern):
         metrics = rt.concern(MetricsConcern)
         sampler = metrics.sampler if metrics is not None else None
         errors = instruments_for(rt.registry, ErrorMetrics)
+        # the gauges only where both are on (health checks off: no series, not a gauge stuck at fail)
+        gauges = rt.cfg.metrics.enabled and rt.cfg.health_checks.enabled
         self.reporter = reporter = HealthReporter(
             rt.cfg.health_checks,
             default_health_checks(),
@@ -46,7 +51,15 @@ class HealthConcern(Concern):
             on_error=lambda exc: errors.count(exc, "health_check"),
             extra=rt.health_checks,
             bus=rt.bus,
+            # created at the first run: before it, no series rather than a 0 that reads as fail
+            metrics=(lambda: instruments_for(rt.registry, HealthMetrics)) if gauges else None,
         )
+        if gauges:  # the gauges stay current without a call to the detailed health
+            self.watch = HealthWatch(
+                reporter.detailed,
+                rt.cfg.metrics.collect_interval,
+                lambda exc: errors.count(exc, "health_check"),
+            )
         if not rt.cfg.health_checks.enabled:
             return ()
         apps = health_endpoints(reporter)
@@ -60,11 +73,17 @@ class HealthConcern(Concern):
     async def startup(self, rt: Runtime) -> None:
         if self.reporter is not None:
             self.reporter.readiness.mark_ready()
+        if self.watch is not None:
+            self.watch.start()
 
     def draining(self, rt: Runtime) -> None:
         """Readiness fails from now on."""
         if self.reporter is not None:
             self.reporter.readiness.mark_draining()
+        if self.watch is not None:  # a draining worker's failing readiness is no incident
+            self.watch.cancel()
 
     async def shutdown(self, rt: Runtime) -> None:
         self.draining(rt)
+        if self.watch is not None:
+            await self.watch.stop()

@@ -13,6 +13,7 @@ from ...events import EventBus, HealthChange
 from ...integrations.robutler_sdk.serving import health_fields as sdk_health_fields
 from ..config.schema import HealthChecksConfig
 from .builtin import Readiness, builtin_checks
+from .metrics import HealthMetrics
 from .runner import CheckRunner
 
 
@@ -42,10 +43,12 @@ class HealthReporter:
         on_error: Callable[[BaseException], None] | None = None,
         extra: Sequence[HealthCheck] = (),
         bus: EventBus | None = None,
+        metrics: Callable[[], HealthMetrics] | None = None,
     ) -> None:
         self.cfg = cfg
         self._extra = extra  # the concerns' components (read at each report: the list may grow)
         self._bus = bus
+        self._metrics = metrics
         self._last: dict[str, str] = {}
         self.readiness = readiness or Readiness()
         self._user = user_checks
@@ -83,6 +86,8 @@ class HealthReporter:
             for entry in entries:
                 entry.setdefault("componentId", self._instance)
         status = worst([e["status"] for entries in checks.values() for e in entries])
+        if self._metrics is not None:
+            self._metrics().update(status, {n: worst([e["status"] for e in es]) for n, es in checks.items()})
         if self._bus is not None:
             self._publish(checks, status)
         doc = {"status": status, **self._head, **sdk_health_fields(), "checks": checks}

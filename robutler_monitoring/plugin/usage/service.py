@@ -119,10 +119,10 @@ class UsageService:
         names = tuple(s.name for s in sinks)
         spool_factory: Callable[[], Spool] | None = None
         if spool_dir is not None:
-            max_records = cfg.max_spool_records
+            max_records, retention_s = cfg.max_spool_records, cfg.retention
 
             def spool_factory() -> Spool:
-                return Spool(spool_dir, sinks=names, max_records=max_records)
+                return Spool(spool_dir, sinks=names, max_records=max_records, retention_s=retention_s)
 
         self.budgets = BudgetTracker(cfg.budgets)
         self.budget_sync: BudgetSync | None = None

@@ -3,12 +3,16 @@
 One database per spool directory, shared by every worker of a server (SQLite's WAL
 lets several processes write; each waits up to ``busy_timeout`` for the lock). Records
 keep their insertion order (``seq``); each sink keeps a cursor, the last ``seq`` it
-delivered, and a record is deleted once every sink's cursor is past it. One worker at a
+delivered, and a record is deleted once every sink's cursor is past it and it is older than
+``retention_s`` (0: at once). With no sink, nothing waits for a record: it is deleted once
+older than ``retention_s`` (0: in the transaction that stores it, after it is added to the
+totals), so a spool kept for budgets or ``GET /usage`` alone does not grow. One worker at a
 time sends: it holds a lease row, renewed while it sends and taken over by another
 worker when it expires, or at once when its owner is a process of this host that no
 longer exists (a server restarted after a ``kill -9`` sends without waiting out the lease).
 
-Bounded: past ``max_records`` the oldest records are dropped and counted. Every stored
+Bounded: past ``max_records`` the oldest records are deleted; those some sink still lacked
+are counted as dropped. Every stored
 record is also added to the hourly totals (:mod:`.totals`) in the same transaction: they
 outlive the records, for ``GET /usage`` and ``monitor usage``.
 """
@@ -50,7 +54,7 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 class SpoolStats:
     """What waits in the spool."""
 
-    records: int  #: records some sink still lacks
+    records: int  #: records some sink still lacks (0 with no sink: none waits)
     oldest_unsent_age_s: float | None  #: age of the oldest of them
     dropped: int  #: records dropped because the spool was full (ever, this spool)
 
@@ -72,12 +76,14 @@ class Spool:
         *,
         sinks: Sequence[str] = (),
         max_records: int = 1_000_000,
+        retention_s: float = 0.0,
         busy_timeout_s: float = 30.0,
     ) -> None:
         os.makedirs(directory, exist_ok=True)
         self.path = os.path.join(directory, DB_NAME)
         self.sinks = tuple(sinks)
         self.max_records = max_records
+        self.retention_s = retention_s
         self._db = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a committed record survives power loss, too
@@ -104,20 +110,35 @@ class Spool:
             insert = "INSERT OR IGNORE INTO records (id, created, body) VALUES (?, ?, ?)"
             stored = [record for record, row in batch if self._db.execute(insert, row).rowcount == 1]
             add_totals(self._db, stored)
+            self._expire(now)
             self._trim()
         return len(stored)
+
+    def _sent_up_to(self) -> int | None:
+        """The last ``seq`` every sink has (None with no sink: every record)."""
+        if not self.sinks:
+            return None
+        placeholders = ",".join("?" * len(self.sinks))
+        row = self._db.execute(
+            f"SELECT MIN(seq) FROM cursors WHERE sink IN ({placeholders})", self.sinks
+        ).fetchone()
+        return int(row[0] or 0)
 
     def _trim(self) -> None:
         # Records are only ever deleted oldest first, so seq has no holes: the count is a subtraction.
         low, high = self._db.execute("SELECT MIN(seq), MAX(seq) FROM records").fetchone()
         excess = (high - low + 1 if high is not None else 0) - self.max_records
         if excess > 0:
-            self._db.execute("DELETE FROM records WHERE seq < ?", (low + excess,))
-            self._db.execute(
-                "INSERT INTO counters (name, value) VALUES ('dropped', ?) "
-                "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
-                (excess,),
-            )
+            last = low + excess - 1
+            self._db.execute("DELETE FROM records WHERE seq <= ?", (last,))
+            sent = self._sent_up_to()
+            dropped = 0 if sent is None else last - max(sent, low - 1)  # only what a sink lacked
+            if dropped > 0:
+                self._db.execute(
+                    "INSERT INTO counters (name, value) VALUES ('dropped', ?) "
+                    "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+                    (dropped,),
+                )
 
     def pending(self, sink: str, limit: int) -> list[tuple[int, dict[str, Any]]]:
         """Up to ``limit`` records ``sink`` has not had yet, oldest first, with their ``seq``."""
@@ -132,16 +153,25 @@ class Spool:
         """``sink`` has every record up to ``seq``; delete what every sink has."""
         with self._tx():
             self._db.execute("UPDATE cursors SET seq = MAX(seq, ?) WHERE sink = ?", (seq, sink))
-            self._delete_delivered()
+            self._expire(time.time())
 
-    def _delete_delivered(self) -> None:
-        placeholders = ",".join("?" * len(self.sinks))
-        if not self.sinks:
+    def _expire(self, now: float) -> None:
+        """Delete the records every sink has (every record, with no sink) that are older than the
+        retention. Oldest first: the walk stops at the first record to keep."""
+        bound = self._sent_up_to()
+        if bound == 0:
             return
-        self._db.execute(
-            f"DELETE FROM records WHERE seq <= (SELECT MIN(seq) FROM cursors WHERE sink IN ({placeholders}))",
-            self.sinks,
-        )
+        if self.retention_s > 0:  # walks the expired records (deleted next) and one more
+            first_kept = self._db.execute(
+                "SELECT seq FROM records WHERE seq <= ? AND created > ? ORDER BY seq LIMIT 1",
+                (2**62 if bound is None else bound, now - self.retention_s),
+            ).fetchone()
+            if first_kept is not None:
+                bound = first_kept[0] - 1
+        if bound is None:
+            self._db.execute("DELETE FROM records")
+        else:
+            self._db.execute("DELETE FROM records WHERE seq <= ?", (bound,))
 
     def acquire_lease(self, owner: str, ttl_s: float) -> bool:
         """Take or renew the sender lease for ``ttl_s`` seconds; False while another owner holds it.
@@ -164,16 +194,13 @@ class Spool:
             self._db.execute("UPDATE lease SET expires = 0 WHERE one = 1 AND owner = ?", (owner,))
 
     def stats(self) -> SpoolStats:
-        """Unsent records, the oldest one's age, drops."""
-        if self.sinks:
-            placeholders = ",".join("?" * len(self.sinks))
+        """Unsent records, the oldest one's age, drops (with no sink, nothing is unsent)."""
+        count, oldest = 0, None
+        sent = self._sent_up_to()
+        if sent is not None:
             count, oldest = self._db.execute(
-                "SELECT COUNT(*), MIN(created) FROM records WHERE seq > "
-                f"(SELECT MIN(seq) FROM cursors WHERE sink IN ({placeholders}))",
-                self.sinks,
+                "SELECT COUNT(*), MIN(created) FROM records WHERE seq > ?", (sent,)
             ).fetchone()
-        else:
-            count, oldest = self._db.execute("SELECT COUNT(*), MIN(created) FROM records").fetchone()
         row = self._db.execute("SELECT value FROM counters WHERE name = 'dropped'").fetchone()
         age = max(time.time() - oldest, 0.0) if oldest is not None else None
         return SpoolStats(count, age, row[0] if row else 0)
@@ -191,7 +218,7 @@ class Spool:
         daytotals.prune_notices(self._db, now)
 
     def all_records(self) -> list[dict[str, Any]]:
-        """Every record still in the spool (``robutler monitor usage --spool``)."""
+        """Every record still in the spool: unsent, or within ``usage.retention``."""
         return [json.loads(body) for (body,) in self._db.execute("SELECT body FROM records ORDER BY seq")]
 
 

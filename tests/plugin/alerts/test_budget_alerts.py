@@ -182,7 +182,8 @@ def test_exported_budget_rules_fire_on_the_same_gauge(tmp_path: Path) -> None:
         text=True,
         check=False,
     )
-    assert check.returncode == 0 and "SUCCESS: 4 rules found" in check.stdout, check.stdout + check.stderr
+    # errors, slowness, health, the two budget rules
+    assert check.returncode == 0 and "SUCCESS: 5 rules found" in check.stdout, check.stdout + check.stderr
 
     series = f"robutler_budget_spent{{{_LABELS}}}"
 

@@ -104,7 +104,7 @@ def test_promtool_accepts_both_export_formats(tmp_path: Path) -> None:
         [PROMTOOL, "check", "rules", str(rules)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 3 rules found" in result.stdout  # two error rules, one latency rule
+    assert "SUCCESS: 4 rules found" in result.stdout  # two error rules, one latency rule, the health rule
     operator = prometheus_rule(p, SKIP)
     assert operator["kind"] == "PrometheusRule"
     spec = tmp_path / "spec.yaml"
@@ -145,11 +145,44 @@ def test_exported_rule_fires_and_resolves_within_one_interval_of_the_in_process_
     )
 
 
+@pytest.mark.slow
+@needs_promtool
+def test_exported_health_rule_fires_and_resolves_on_the_health_gauge(tmp_path: Path) -> None:
+    # Two workers' gauge per minute as /metrics shows it (livemin: the worst live worker):
+    # pass, warn (no alert), fail from minute 5 to 10, pass again.
+    per_minute = ["1"] * 3 + ["0.5"] * 2 + ["0"] * 5 + ["1"] * 10
+    p = plan(webhooks=[{"url": "http://127.0.0.1:9/x", "events": ["health"], "for": "2m"}])
+    test = {
+        "interval": "1m",
+        "input_series": [
+            {
+                "series": 'robutler_health_status{job="robutler",instance="h:8000"}',
+                "values": " ".join(per_minute),
+            }
+        ],
+        "promql_expr_test": [
+            firing_at("Unhealthy", 4 * 60, False, event="health"),  # warn is no incident
+            firing_at("Unhealthy", 6 * 60, False, event="health"),  # failing, pending for 2m
+            firing_at("Unhealthy", 7 * 60 + 10, True, event="health"),
+            firing_at("Unhealthy", 9 * 60 + 50, True, event="health"),
+            firing_at("Unhealthy", 10 * 60 + 10, False, event="health"),  # resolved at the next evaluation
+        ],
+    }
+    result = promtool_test(tmp_path, rule_groups(p, SKIP), test)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_export_leaves_out_monitoring_routes_and_keeps_thresholds() -> None:
     cfg = MonitoringConfig.model_validate({"alerts": {"webhooks": [{"url": "http://127.0.0.1:9/x"}]}})
     p = plan(webhooks=[{"url": "http://127.0.0.1:9/x"}])
     doc = rule_groups(p, (cfg.metrics.endpoint, cfg.health_checks.endpoint))
-    [error, slow] = doc["groups"][0]["rules"]
+    [error, slow, health] = doc["groups"][0]["rules"]
     assert error["alert"] == "HighErrorRate" and "> 0.05" in error["expr"] and ">= 20" in error["expr"]
     assert 'route!~"/metrics|/health"' in error["expr"] and error["for"] == "1m"
     assert "histogram_quantile(0.95" in slow["expr"] and "* 1000 > 5000" in slow["expr"]
+    assert health["expr"] == "min by (job, instance) (robutler_health_status) == 0"
+    assert (health["alert"], health["for"], health["labels"]) == (
+        "Unhealthy",
+        "1m",
+        {"severity": "critical", "event": "health"},
+    )

@@ -53,7 +53,13 @@ def test_slo_adds_the_two_page_pairs_and_exports_the_ticket_too() -> None:
     }
     assert {s.rule for s in health_channel.subscriptions} == {"Unhealthy"}
     names = [r["alert"] for r in rule_groups(p, ())["groups"][0]["rules"]]
-    assert names == ["HighErrorRate", "ErrorBudgetBurnFast", "ErrorBudgetBurnSlow", "ErrorBudgetBurnTicket"]
+    assert names == [
+        "HighErrorRate",
+        "Unhealthy",
+        "ErrorBudgetBurnFast",
+        "ErrorBudgetBurnSlow",
+        "ErrorBudgetBurnTicket",
+    ]
 
 
 @pytest.mark.slow
@@ -65,7 +71,7 @@ def test_promtool_accepts_the_burn_rate_rules(tmp_path: Path) -> None:
     result = subprocess.run(
         ["promtool", "check", "rules", str(path)], capture_output=True, text=True, check=False
     )
-    assert result.returncode == 0 and "SUCCESS: 5 rules found" in result.stdout, result.stdout + result.stderr
+    assert result.returncode == 0 and "SUCCESS: 6 rules found" in result.stdout, result.stdout + result.stderr
 
 
 def test_fast_burn_pages_on_a_burst_that_the_error_rate_rule_ignores(tmp_path: Path) -> None:

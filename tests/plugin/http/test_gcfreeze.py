@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from robutler_monitoring.plugin.http.gcfreeze import FREEZE_DELAY_S
 from tests.support.servers import robutler_serve
 
 APP = """
@@ -44,5 +45,8 @@ def test_gc_freeze_false_leaves_the_collector_alone(tmp_path: Path) -> None:
     (tmp_path / "frozenapp.py").write_text(APP)
     env = {"ROBUTLER_MONITORING__SERVER__GC_FREEZE": "false"}
     with robutler_serve("frozenapp.py:app", tmp_path=tmp_path, cwd=tmp_path, env=env) as server:
-        time.sleep(2.5)  # past the moment the freeze would have happened
-        assert _frozen(server.base_url) == 0
+        # an absence: watched until well past the moment the freeze would have happened
+        until = time.monotonic() + FREEZE_DELAY_S + 1.5
+        while time.monotonic() < until:
+            assert _frozen(server.base_url) == 0
+            time.sleep(0.1)

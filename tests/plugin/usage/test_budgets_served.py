@@ -52,6 +52,7 @@ def _config(tmp_path: Path, hook: str, tokens: int) -> Path:
             "usage": {
                 "spool_dir": str(tmp_path / "spool"),
                 "caller_header": "x-user-id",
+                "retention": 3600,  # no export sink: records stay an hour (the test reads them)
                 "budgets": [{"agent": "assistant", "daily_tokens": tokens, "soft_share": 0.5, "hard": True}],
             },
             "alerts": {

@@ -26,9 +26,9 @@ class _Served:
         self.spool = tmp_path / "spool"
         self.registry = CollectorRegistry()
         self.bus = EventBus()
-        self.service = UsageService(
-            UsageConfig(spool_dir=str(self.spool), commit_wait=commit_wait), self.registry
-        )
+        # no export sink: records stay for the retention, so the test can see them committed
+        cfg = UsageConfig(spool_dir=str(self.spool), commit_wait=commit_wait, retention=3600)
+        self.service = UsageService(cfg, self.registry)
         self.service.subscribe(self.bus)
         self.requests: list[HttpRequest] = []
         self.bus.subscribe("http", on_end=self._ended)

@@ -12,7 +12,8 @@ import pytest
 
 from robutler_monitoring.plugin.usage.exporter import Exporter
 from robutler_monitoring.plugin.usage.sinks import JsonlSink
-from robutler_monitoring.plugin.usage.spool import Spool
+from robutler_monitoring.plugin.usage.spool import Spool, SpoolStats
+from robutler_monitoring.plugin.usage.totals import read_totals
 
 
 def _records(n: int, start: int = 0) -> list[dict[str, Any]]:
@@ -148,3 +149,53 @@ def test_a_lease_of_a_dead_process_on_this_host_is_taken_over_at_once(tmp_path: 
         directory = tmp_path / holder.replace(":", "_")
         assert Spool(str(directory)).acquire_lease(holder, 30)
         assert Spool(str(directory)).acquire_lease(lease_owner(), 30) is taken, holder
+
+
+def test_with_no_sink_records_are_summed_and_not_kept(tmp_path: Path) -> None:
+    spool = Spool(str(tmp_path), max_records=100)  # budgets or GET /usage alone: a spool, no export
+    for start in range(0, 1000, 50):
+        assert spool.add(_records(50, start)) == 50
+    assert spool.all_records() == []
+    assert spool.stats() == SpoolStats(records=0, oldest_unsent_age_s=None, dropped=0)
+    (total,) = read_totals(str(tmp_path))
+    assert total["calls"] == 1000  # every record counted once, none kept
+
+
+def test_with_no_sink_records_stay_for_the_retention(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [1_000_000.0]
+    monkeypatch.setattr("robutler_monitoring.plugin.usage.spool.time.time", lambda: clock[0])
+    spool = Spool(str(tmp_path), max_records=100, retention_s=3600)
+    spool.add(_records(3))
+    clock[0] += 1800
+    spool.add(_records(2, start=3))
+    assert [r["id"] for r in spool.all_records()] == ["r-0", "r-1", "r-2", "r-3", "r-4"]
+    clock[0] += 1801  # the first three are past the hour
+    spool.add(_records(1, start=5))
+    assert [r["id"] for r in spool.all_records()] == ["r-3", "r-4", "r-5"]
+    assert spool.stats().records == 0  # nothing waits for a sink
+    spool.add(_records(200, start=6))  # past max_records: deleted, but nothing a sink lacked
+    assert (len(spool.all_records()), spool.stats().dropped) == (100, 0)
+
+
+def test_delivered_records_stay_for_the_retention(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [1_000_000.0]
+    monkeypatch.setattr("robutler_monitoring.plugin.usage.spool.time.time", lambda: clock[0])
+    spool = Spool(str(tmp_path), sinks=("http",), retention_s=60)
+    spool.add(_records(4))
+    spool.delivered("http", spool.pending("http", 2)[-1][0])
+    assert len(spool.all_records()) == 4 and spool.stats().records == 2
+    clock[0] += 61
+    spool.delivered("http", spool.pending("http", 2)[-1][0] - 1)  # r-2 sent; r-3 still waits
+    assert [r["id"] for r in spool.all_records()] == ["r-3"]
+
+
+def test_only_records_a_sink_lacked_count_as_dropped(tmp_path: Path) -> None:
+    spool = Spool(str(tmp_path), sinks=("http",), max_records=100, retention_s=3600)
+    spool.add(_records(80))
+    spool.delivered("http", spool.pending("http", 100)[-1][0])  # kept for the retention, but sent
+    spool.add(_records(50, start=80))  # 30 over: all of them already sent
+    assert (len(spool.all_records()), spool.stats().dropped) == (100, 0)
+    spool.add(_records(70, start=130))  # 70 more over: 50 sent ones, then 20 unsent
+    stats = spool.stats()
+    assert (stats.records, stats.dropped) == (100, 20)
+    assert spool.pending("http", 1)[0][1]["id"] == "r-100"
