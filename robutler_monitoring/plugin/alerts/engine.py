@@ -9,7 +9,10 @@ Delivery failures come back through :meth:`Engine.delivery_failed`: a firing tha
 not be delivered is sent again, so is a resolved notice. A channel that stays down is not
 tried at every evaluation: after each failed attempt it waits twice as long (one evaluation
 interval, then 2, 4, ... capped at :data:`MAX_CHANNEL_BACKOFF` and at the channel's
-``repeat_interval``), holding its notices meanwhile; a delivery ends the wait.
+``repeat_interval``), holding its notices meanwhile; a delivery ends the wait. A firing
+notice held (or refused) is owed to the channel: if the incident ends before the wait does,
+the channel gets that firing notice and then the resolved one when the wait ends, so an
+incident is never lost to a channel that was down while it lasted.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ Status = Literal["firing", "resolved"]
 
 #: Seconds a channel that keeps failing waits between attempts at most.
 MAX_CHANNEL_BACKOFF = 300.0
+#: The wait stops doubling after this many failures in a row (the caps apply long before).
+_MAX_DOUBLINGS = 32
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,8 @@ class RuleState:
     resolve_due: dict[str, float] = field(default_factory=dict)  # channel -> incident start
     last_started: float | None = None  # start of the last incident (shown after it resolves)
     last_resolved: float | None = None
+    # channel -> (incident start, value) of a firing notice it is owed: held by its backoff or refused
+    held: dict[str, tuple[float, float | None]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The state file's form."""
@@ -152,7 +159,9 @@ class Engine:
                     st.last_started, st.last_resolved = now, None
             elif st.state == "firing":
                 assert st.firing_since is not None
-                for channel in st.notified:
+                owed = [c for c, (started, _) in st.held.items() if started == st.firing_since]
+                st.held = {c: st.held[c] for c in owed}  # older incidents' firing notices are moot
+                for channel in [*st.notified, *owed]:
                     st.resolve_due[channel] = st.firing_since
                 st.state, st.active_since, st.firing_since = "inactive", None, None
                 st.notified = {}
@@ -166,6 +175,7 @@ class Engine:
         if self.silenced(rule.name, now):
             if st.state != "firing":
                 st.resolve_due.clear()  # a recovery inside a silence is not announced
+                st.held.clear()
             return []
         out = []
         for channel in self.plan.channels:
@@ -174,13 +184,17 @@ class Engine:
                 continue
             waiting = self.backoff.get(channel.name)
             if waiting is not None and now < waiting.until:
-                continue  # the channel keeps failing: its notices stay due until the wait ends
+                # the channel keeps failing: its notices stay due until the wait ends
+                if st.state == "firing" and channel.name not in st.notified:
+                    self._owe_firing(st, channel.name)
+                continue
             if st.state == "firing":
                 assert st.firing_since is not None
                 st.resolve_due.pop(channel.name, None)  # fired again: the old incident's notice is moot
                 last = st.notified.get(channel.name)
                 if last is None or now - last >= sub.repeat_interval:
                     st.notified[channel.name] = now
+                    st.held.pop(channel.name, None)
                     out.append(
                         Notification(
                             rule,
@@ -193,7 +207,12 @@ class Engine:
                             last is not None,
                         )
                     )
-            elif channel.name in st.resolve_due:
+                continue
+            owed = st.held.pop(channel.name, None)
+            if owed is not None and owed[0] == st.last_started and channel.name in st.resolve_due:
+                # the incident started and ended while the channel waited: its firing notice first
+                out.append(Notification(rule, channel.name, "firing", owed[1], owed[0], None, now))
+            if channel.name in st.resolve_due:
                 started = st.resolve_due.pop(channel.name)
                 if sub.send_resolved:
                     ended = st.last_resolved if st.last_resolved is not None else now
@@ -218,7 +237,7 @@ class Engine:
         """Wait one interval after the first failed attempt, twice as long after each next one."""
         failures = self.backoff[channel.name].failures + 1 if channel.name in self.backoff else 1
         cap = min([MAX_CHANNEL_BACKOFF, *(s.repeat_interval for s in channel.subscriptions)])
-        wait = min(cap, self.plan.interval * 2 ** (failures - 1))
+        wait = min(cap, self.plan.interval * 2.0 ** min(failures - 1, _MAX_DOUBLINGS))
         self.backoff[channel.name] = Backoff(failures, attempted + wait)
         if failures > 1:
             logger.warning(
@@ -237,8 +256,17 @@ class Engine:
             same_incident = st.state == "firing" and st.firing_since == failed.started_at
             if same_incident and st.notified.get(failed.channel) == failed.at:
                 del st.notified[failed.channel]
+                self._owe_firing(st, failed.channel, failed.value)
         elif st.state != "firing" and failed.started_at == st.last_started:
             st.resolve_due[failed.channel] = failed.started_at
+
+    @staticmethod
+    def _owe_firing(st: RuleState, channel: str, value: float | None = None) -> None:
+        """Remember that ``channel`` has not had the firing notice of the current incident."""
+        assert st.firing_since is not None
+        owed = st.held.get(channel)
+        if owed is None or owed[0] != st.firing_since:
+            st.held[channel] = (st.firing_since, st.value if value is None else value)
 
     def snapshot(self) -> dict[str, Any]:
         """Rule states and silences, for the state file."""

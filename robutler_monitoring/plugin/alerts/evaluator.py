@@ -23,9 +23,9 @@ from .delivery import ChannelWorker, Dispatcher
 from .engine import Engine, Observation
 from .metrics import AlertMetrics
 from .payloads import AlertContext
-from .rules import AlertPlan, Rule
+from .rules import BUDGET_KINDS, BURN_KINDS, AlertPlan, Rule
 from .senders import make_sender
-from .spend import BUDGET_KINDS, observe_budget, read_spend
+from .spend import observe_budget, read_spend
 from .state import EvaluatorLock, StatePaths, read_json, read_silences, write_json
 from .window import Counts, History, error_ratio, p95_ms, read_counts, slow_ratio
 
@@ -136,7 +136,7 @@ class Evaluator:
                 if health_status is None:
                     health_status = await self._health()
                 out[rule.name] = Observation(health_status == "fail", 1.0 if health_status == "fail" else 0.0)
-            elif rule.kind in ("burn", "latency_burn"):
+            elif rule.kind in BURN_KINDS:
                 out[rule.name] = self._burn(rule, now)
             elif rule.kind in BUDGET_KINDS:
                 if spend is None:

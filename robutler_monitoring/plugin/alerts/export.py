@@ -23,8 +23,8 @@ import yaml
 
 from ..config.schema import format_duration
 from ..health.metrics import CHECK_STATUS, HEALTH_STATUS, STATUS_VALUES
-from .rules import AlertPlan, Rule
-from .spend import BUDGET_KINDS, SPENT
+from .rules import BUDGET_KINDS, BURN_KINDS, AlertPlan, Rule
+from .spend import SPENT
 
 REQUESTS = "robutler_http_requests_total"
 TTFB_BUCKET = "robutler_http_time_to_first_byte_seconds_bucket"
@@ -60,7 +60,7 @@ def rule_expr(rule: Rule, skip: tuple[str, ...]) -> str | None:
         failed_selector = _selector(routes, _FAILED)
         failed = f"sum by ({_BY}) (increase({REQUESTS}{failed_selector}[{window}]))"
         return f"({failed} / {total}) > {rule.threshold:g}\nand\n{total} >= {rule.min_requests}"
-    if rule.kind in ("burn", "latency_burn"):
+    if rule.kind in BURN_KINDS:
         return _burn_expr(rule, routes)
     if rule.kind == "latency":
         assert rule.threshold is not None
@@ -125,7 +125,7 @@ def _rule_doc(rule: Rule, skip: tuple[str, ...]) -> dict[str, Any] | None:
     if rule.for_:
         doc["for"] = format_duration(rule.for_)
     doc["labels"] = {"severity": rule.severity, "event": rule.event}
-    if rule.kind in ("burn", "latency_burn"):
+    if rule.kind in BURN_KINDS:
         windows = f"{format_duration(rule.window)} and {format_duration(rule.short_window)}"
         objective = (
             f"{rule.objective:.6g} availability objective"

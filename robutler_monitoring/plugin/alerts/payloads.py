@@ -16,7 +16,7 @@ from typing import Any
 
 from ..config.schema import format_duration
 from .engine import Notification
-from .rules import Rule
+from .rules import BUDGET_KINDS, BURN_KINDS, Rule
 
 # Long subjects stay on one line (RFC 5322 allows 998); the default 78 folds them oddly.
 _MAIL_POLICY = SMTP.clone(max_line_length=998)
@@ -60,9 +60,9 @@ def value_text(rule: Rule, value: float | None) -> str:
         return f"{value * 100:.3g}%"
     if rule.kind == "latency":
         return f"{value:.0f} ms"
-    if rule.kind in ("burn", "latency_burn"):
+    if rule.kind in BURN_KINDS:
         return f"{value:.1f}x"  # the long window's burn rate
-    if rule.kind in ("budget", "budget_exceeded"):
+    if rule.kind in BUDGET_KINDS:
         return rule.amount(value)
     return "fail" if value else "pass"
 

@@ -64,6 +64,9 @@ _EVENT_NAME: dict[Kind, str] = {
 }
 #: The events whose channels get a burn rule's notifications: errors -> availability, slowness -> latency.
 _BURN_EVENT_KIND: dict[Kind, Kind] = {"burn": "error", "latency_burn": "latency"}
+#: The SLO burn-rate kinds (availability, latency) and the budget kinds (soft limit, exceeded).
+BURN_KINDS: tuple[Kind, ...] = tuple(_BURN_EVENT_KIND)
+BUDGET_KINDS: tuple[Kind, ...] = ("budget", "budget_exceeded")
 
 #: The Google SRE workbook's multiwindow, multi-burn-rate alerts: (name suffix, burn rate,
 #: long window, short window, severity), for each objective (``ErrorBudgetBurnFast``,
@@ -126,7 +129,7 @@ class Rule:
         if self.kind == "latency_burn":
             objective = f"{self.objective * 100:.6g}% under {self.bound:g} s"
             return f"latency budget ({objective}) burning {shown or f'{value:.1f}x'} > {self.threshold:g}x"
-        if self.kind in ("budget", "budget_exceeded"):
+        if self.kind in BUDGET_KINDS:
             budget = dict(self.labels).get("budget", "?")
             spent = shown or self.amount(value)
             if self.kind == "budget_exceeded":
@@ -147,7 +150,7 @@ class Rule:
             return "fail"
         if self.kind in _BURN_EVENT_KIND:
             return f"{self.threshold:g}x"
-        if self.kind in ("budget", "budget_exceeded"):
+        if self.kind in BUDGET_KINDS:
             return self.amount(self.threshold)
         return _percent(self.threshold) if self.kind == "error" else f"{self.threshold:g} ms"
 

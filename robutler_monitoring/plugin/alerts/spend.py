@@ -17,7 +17,6 @@ from .engine import Observation
 from .rules import Rule
 
 SPENT = "robutler_budget_spent"
-BUDGET_KINDS = ("budget", "budget_exceeded")
 
 
 def read_spend(registry: CollectorRegistry) -> dict[str, float]:

@@ -166,6 +166,80 @@ def test_a_failing_channel_holds_the_resolved_notice_capped_at_its_repeat_interv
     assert _attempts(s, 100, active=False, deliver_from=0) == [320]  # delivered once, then nothing
 
 
+def test_a_channel_down_for_hours_keeps_its_capped_wait_and_alerting_goes_on() -> None:
+    s = Script(Engine(_plan(events=["error"], repeat_interval=60)))
+    s.run(60, HighErrorRate=True)
+    times = _attempts(s, 60 * 1100)  # ~18 h down: more than 1024 failed attempts in a row
+    assert s.engine.backoff["ops"].failures > 1024
+    assert set(_gaps(times)[-100:]) == {60}  # still tried once per repeat_interval
+    assert _attempts(s, 60, deliver_from=0) == [times[-1] + 60]  # back up: delivered
+    assert "ops" not in s.engine.backoff
+
+
+def _outcome(s: Script, active: bool, deliver: bool) -> list[tuple[str, float, float | None, float | None]]:
+    """One evaluation at ``s.now``: what it hands the channel (each delivered or refused)."""
+    batch = s.engine.evaluate(s.now, {ERR: Observation(active, 0.3 if active else 0.0)})
+    for n in batch:
+        (s.engine.delivery_succeeded if deliver else s.engine.delivery_failed)(n)
+    s.now += 10
+    return [(n.status, n.started_at, n.ended_at, n.value) for n in batch]
+
+
+def test_an_incident_that_ends_while_its_channel_waits_is_sent_when_the_wait_ends() -> None:
+    s = Script(Engine(_plan(events=["error"])))
+    s.run(60, HighErrorRate=True)
+    assert _attempts(s, 160) == [60, 70, 90, 130, 210]  # every firing refused; next try at 370
+    assert _attempts(s, 150, active=False) == []  # recovered at 220, inside the wait
+    # the wait ends: the channel hears of the whole incident, in order, once
+    assert _outcome(s, active=False, deliver=True) == [
+        ("firing", 60, None, 0.3),
+        ("resolved", 60, 220, 0.0),
+    ]
+    assert _attempts(s, 600, active=False, deliver_from=0) == []
+
+
+def test_an_incident_inside_a_wait_for_an_earlier_resolved_notice_is_not_lost() -> None:
+    s = Script(Engine(_plan(events=["error"])))
+    s.run(60, HighErrorRate=True)
+    assert _outcome(s, active=True, deliver=True) == [("firing", 60, None, 0.3)]
+    # it recovers; its resolved notice is refused at 70, 80, 100, 140, 220: next try at 380
+    assert _attempts(s, 160, active=False) == [70, 80, 100, 140, 220]
+    # a second incident starts (230), fires (290) and ends (330), all inside that wait
+    assert _attempts(s, 100, active=True) == []
+    assert _attempts(s, 50, active=False) == []
+    assert s.now == 380
+    # the channel gets the latest incident, firing then resolved (it supersedes the first's notice)
+    assert _outcome(s, active=False, deliver=True) == [
+        ("firing", 290, None, 0.3),
+        ("resolved", 290, 330, 0.0),
+    ]
+    assert _attempts(s, 600, active=False, deliver_from=0) == []
+
+
+def test_a_refused_reminder_does_not_lose_the_resolved_notice() -> None:
+    s = Script(Engine(_plan(events=["error"], repeat_interval=100)))
+    s.run(60, HighErrorRate=True)
+    assert _outcome(s, active=True, deliver=True) == [("firing", 60, None, 0.3)]
+    assert _attempts(s, 110) == [160, 170]  # the reminder is refused; next try at 190
+    assert _attempts(s, 10, active=False) == []  # recovered at 180, inside the wait
+    assert _outcome(s, active=False, deliver=True)[-1] == ("resolved", 60, 180, 0.0)
+
+
+def test_an_owed_firing_notice_survives_a_restart() -> None:
+    plan = _plan(events=["error"])
+    s = Script(Engine(plan))
+    s.run(60, HighErrorRate=True)
+    assert _attempts(s, 50) == [60, 70, 90]  # refused each time; at 100 waiting (until 130)
+    saved = json.loads(json.dumps(s.engine.snapshot()))
+    restarted = Engine(plan)
+    restarted.restore(saved)  # a new process: no backoff, the incident is over by its first tick
+    s.engine = restarted
+    assert _outcome(s, active=False, deliver=True) == [
+        ("firing", 60, None, 0.3),
+        ("resolved", 60, 110, 0.0),
+    ]
+
+
 def test_restart_while_firing_sends_no_second_firing_but_the_resolved() -> None:
     plan = _plan(events=["error"])
     s = Script(Engine(plan))

@@ -167,6 +167,10 @@ def test_app_exception_counts_500_and_reraises_listeners_get_records() -> None:
     )
     assert value(registry, "robutler_errors_total", type="RuntimeError", source="http") == 1
     assert value(registry, "robutler_errors_total", type="KeyError", source="listener") == 2
+    # no byte of it was sent: timed, but no time to first byte (the latency objective skips it)
+    timed = {"method": "GET", "route": UNMATCHED}
+    assert value(registry, "robutler_http_request_duration_seconds_count", **timed) == 1
+    assert value(registry, "robutler_http_time_to_first_byte_seconds_count", **timed) == 0
     crash_record, ok_record = records
     assert crash_record.status == 500 and crash_record.error_type == "RuntimeError"
     assert crash_record.outcome == "error" and ok_record.outcome == "success"
