@@ -85,7 +85,6 @@ class BudgetSync:
         self.metrics = metrics
         self.interval = interval
         self._on_crossed = on_crossed
-        self._on_error = on_error
         self._clock = clock
         self._loop = SpoolLoop(
             "robutler-usage-budgets", spool_factory, self._step, on_error=on_error, retry_s=interval
@@ -104,11 +103,7 @@ class BudgetSync:
         self._loop.stop(timeout)
 
     def _step(self, spool: Spool) -> float:
-        try:
-            self.sync(spool)
-        except Exception as exc:  # a locked or broken database: try again next time
-            if self._on_error is not None:
-                self._on_error(exc)
+        self.sync(spool)  # a failure is reported by the loop, which tries again after `interval`
         return self.interval
 
     def sync(self, spool: Spool) -> list[BudgetState]:

@@ -3,9 +3,9 @@
 The exporter and the budget sync each run one (SQLite connections are not shared
 between threads). ``step(spool)`` returns how long to wait before the next step; the
 first step runs at once. ``on_exit(spool)`` runs once, however the loop ends, before the
-connection closes. A spool that cannot be opened (a full disk, a locked or broken
-database) is tried again every ``retry_s`` seconds; each failure goes to ``on_error``
-(default: a WARNING at most once a minute), and the thread lives on.
+connection closes. A spool that cannot be opened, or a step that raises (a full disk, a
+locked or broken database), is tried again after ``retry_s`` seconds; each failure goes to
+``on_error`` (default: a WARNING at most once a minute), and the thread lives on.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ class SpoolLoop:
         self._spool_factory = spool_factory
         self._step = step
         self._on_exit = on_exit
-        self._on_error = on_error or ErrorReport(f"{name}: opening the spool")
+        self._on_error = on_error or ErrorReport(f"{name}: the spool")
         self._retry_s = retry_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -110,12 +110,20 @@ class SpoolLoop:
             self._stop.wait(self._retry_s)
         return None
 
+    def _step_once(self, spool: Spool) -> float:
+        """One step; a step that raises (a locked or broken database) is reported and tried again."""
+        try:
+            return self._step(spool)
+        except Exception as exc:  # the thread must outlive one failed step
+            self._on_error(exc)
+            return self._retry_s
+
     def _run(self) -> None:
         spool = self._open()
         if spool is None:
             return
         try:
-            while not self._stop.wait(self._step(spool)):
+            while not self._stop.wait(self._step_once(spool)):
                 pass
         finally:
             try:
