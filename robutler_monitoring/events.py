@@ -197,7 +197,7 @@ class Operation:
         self._token = _current.set(self)
         handlers = self._bus._start.get(self.kind)
         if handlers:
-            for handler in handlers:  # inlined _dispatch: this runs for every request
+            for handler in handlers:  # inline: this runs for every request
                 try:
                     handler(self)
                 except Exception as exc:
@@ -564,13 +564,6 @@ class EventBus:
         self._start.clear()
         self._end.clear()
         self._health = ()
-
-    def _dispatch(self, handlers: tuple[Callable[[Operation], None], ...], op: Operation) -> None:
-        for handler in handlers:
-            try:
-                handler(op)
-            except Exception as exc:  # a broken concern must never break the work
-                self._failed(exc, op.kind)
 
     def _failed(self, exc: BaseException, where: str) -> None:
         self.subscriber_errors += 1

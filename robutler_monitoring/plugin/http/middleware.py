@@ -155,7 +155,7 @@ class _Exchange:
         op.status = status
         scope = self._scope
         if scope is not None:
-            # The template the router actually used (RouteResolver.final, inlined).
+            # The template the router actually used (inline: this runs for every request).
             route = scope.get("route")
             if route is not None and scope.get("root_path", "") == self._root_path:
                 fmt = getattr(route, "path_format", None)

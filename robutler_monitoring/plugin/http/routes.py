@@ -204,13 +204,3 @@ class RouteResolver:
         self._routes = routes
         self._cache.clear()
         return compiled
-
-    @staticmethod
-    def final(scope: Scope, root_path: str, prematched: str) -> str:
-        """The template the router actually used, falling back to the prematch."""
-        route = scope.get("route")
-        if route is None or scope.get("root_path", "") != root_path:
-            # No router ran (404, plain ASGI app) or a Mount rewrote the scope: prematch knows more.
-            return prematched
-        fmt = getattr(route, "path_format", None)
-        return fmt if isinstance(fmt, str) else prematched
