@@ -10,7 +10,7 @@ app ``benchmarks/serve_app.py``), all started once and pinned to core 0; wrk (on
 
 - plain uvicorn, access log off (``--no-access-log``) and on (its default);
 - ``robutler serve`` with its defaults (JSON access record on), ``--no-access-log``,
-  and ``--log-output FILE``.
+  and ``--log-output FILE``, started through the installed ``robutler`` script.
 
 Each server's stdout goes either to a file or to a pipe read by another process (``cat``,
 as a container runtime reads stdout); the two are reported apart. Routes: ``/items/42``
@@ -119,6 +119,12 @@ class Server:
             self.reader.wait(10)
 
 
+def _robutler_script() -> list[str]:
+    """The installed `robutler` script users type (beside this Python), else the module."""
+    script = Path(sys.executable).with_name("robutler")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "robutler_monitoring"]
+
+
 def _argv(kind: list[str], port: int, logfile: str, extra_env: dict[str, str]) -> list[str]:
     if kind[0] == "uvicorn":
         target = next((a[4:] for a in kind if a.startswith("app=")), "serve_app:app")
@@ -137,9 +143,7 @@ def _argv(kind: list[str], port: int, logfile: str, extra_env: dict[str, str]) -
         ]
     opts = [a.format(logfile=logfile) for a in kind[1:]]
     return [
-        sys.executable,
-        "-m",
-        "robutler_monitoring",
+        *_robutler_script(),
         "serve",
         "serve_app:app",
         "--app-dir",

@@ -566,7 +566,7 @@ class UsageConfig(_Model):
         default=None, min_length=1, description="directory of the on-disk spool (needed for export)"
     )
     max_spool_records: int = Field(default=1_000_000, ge=100, le=1_000_000_000)
-    retention: float = Field(
+    retention: Annotated[float, BeforeValidator(parse_duration)] = Field(
         default=0.0,
         ge=0,
         le=400 * 86400,
@@ -575,7 +575,7 @@ class UsageConfig(_Model):
             "0: deleted at once (the hourly totals keep the sums)"
         ),
     )
-    commit_wait: float = Field(
+    commit_wait: Annotated[float, BeforeValidator(parse_duration)] = Field(
         default=1.0,
         ge=0,
         le=60,

@@ -349,3 +349,11 @@ def test_secret_values_are_masked_in_problems(tmp_path: Path) -> None:
     [problem] = _problems(path)
     assert problem.key == "monitoring.auth_token"
     assert "hunter2" not in str(problem)
+
+
+def test_usage_waits_take_durations_as_the_alert_timings_do(tmp_path: Path) -> None:
+    path = _file(tmp_path, "monitoring:\n  usage:\n    retention: 24h\n    commit_wait: 500ms\n")
+    usage = load_config(path, env={}).config.usage
+    assert (usage.retention, usage.commit_wait) == (86400.0, 0.5)
+    problems = _problems(_file(tmp_path, "monitoring:\n  usage:\n    retention: forever\n", "bad.yaml"))
+    assert [p.key for p in problems] == ["monitoring.usage.retention"]
