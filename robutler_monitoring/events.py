@@ -298,7 +298,7 @@ class HttpRequest(Operation):
     """
 
     kind: ClassVar[str] = "http"
-    __slots__ = ("hold", "inner_error", "method", "path", "peer", "route", "status", "ttfb_s")
+    __slots__ = ("hold", "inner_error", "method", "path", "peer", "route", "scope", "status", "ttfb_s")
 
     def __init__(
         self,
@@ -336,6 +336,9 @@ class HttpRequest(Operation):
         self.status = 0
         self.ttfb_s: float | None = None
         self.peer: Any = None  #: the ASGI scope's ``client`` (host, port), when known
+        #: the request's ASGI scope, when a server wrapper set it: read off the request path
+        #: (an authentication middleware inside the app may add ``user`` to it later)
+        self.scope: Any = None
         self.inner_error: str | None = None  #: error type of work that failed after the status line
         self.hold: ResponseHold | None = None  #: what the last body message waits for
 

@@ -69,6 +69,7 @@ class MonitoringMiddleware:
         method = scope["method"]
         op = HttpRequest(method, scope["path"], request_id=request_id, bus=self._bus)
         op.peer = scope.get("client")
+        op.scope = scope
         app = self.app
         root_path = scope.get("root_path", "")
         endpoint = None

@@ -11,9 +11,9 @@ In order, the first that is known when the LLM or tool call ends:
 3. the request header named by ``monitoring.usage.caller_header`` (e.g. ``x-user-id``),
    as the client or a gateway in front sent it.
 
-:class:`CallerScope` keeps each request's scope on its operation (the scope's ``user``
-is set by middleware inside the app, after this wrapper ran); :func:`caller_of` reads
-it when the writer thread builds the record, so the request path pays only the wrapper.
+The HTTP wrapper keeps each request's scope on its operation (``HttpRequest.scope``; the
+scope's ``user`` is set later, by middleware inside the app); :func:`caller_of` reads it
+when the writer thread builds the record, so the request path pays nothing for it.
 """
 
 from __future__ import annotations
@@ -21,30 +21,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ...events import Operation, current_operation
-from ...host.types import ASGIApp, Receive, Scope, Send
+from ...events import HttpRequest, Operation
+from ...host.types import Scope
 
-__all__ = ["MAX_CALLER", "SCOPE_KEY", "CallerScope", "caller_of", "caller_of_scope"]
+__all__ = ["MAX_CALLER", "caller_of", "caller_of_scope", "header_key"]
 
-#: ``op.state`` key of (the request's ASGI scope, the header to read), on its HTTP request's operation
-SCOPE_KEY = "usage.scope"
 #: longer caller values are cut (they come from outside)
 MAX_CALLER = 256
 _USER_KEYS = ("id", "sub", "user_id", "username")
 
 
-class CallerScope:
-    """ASGI: keep each HTTP request's scope (and the header to read) on its operation."""
-
-    def __init__(self, app: ASGIApp, header: str | None = None) -> None:
-        self.app = app
-        self._header = header.lower().encode("latin-1") if header else None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        op = current_operation()
-        if op is not None:
-            op.state[SCOPE_KEY] = (scope, self._header)
-        await self.app(scope, receive, send)
+def header_key(header: str | None) -> bytes | None:
+    """``usage.caller_header`` as ASGI header names are: lower-case bytes."""
+    return header.lower().encode("latin-1") if header else None
 
 
 def _text(value: Any) -> str | None:
@@ -94,19 +83,17 @@ def caller_of_scope(scope: Scope, header: bytes | None = None) -> str | None:
     return None
 
 
-def caller_of(op: Operation) -> str | None:
+def caller_of(op: Operation, header: bytes | None = None) -> str | None:
     """The caller of a finished LLM or tool call: its own, else its request's (writer thread).
 
-    Read when the record is built, off the request path: the request's scope and the
-    configured header were kept on its operation by :class:`CallerScope`.
+    Read when the record is built, off the request path, from the scope the HTTP wrapper
+    kept on the request's operation and ``header`` (:func:`header_key`).
     """
     if op.caller is not None:
         return op.caller
     outer = op.parent
     while outer is not None:
-        kept = outer.state.get(SCOPE_KEY)
-        if kept is not None:
-            scope, header = kept
-            return caller_of_scope(scope, header)
+        if isinstance(outer, HttpRequest):
+            return None if outer.scope is None else caller_of_scope(outer.scope, header)
         outer = outer.parent
     return None

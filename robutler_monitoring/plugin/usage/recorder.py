@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...events import HttpRequest, LLMCall, Operation, ToolCall
+from .caller import header_key
 from .cost import Pricer, TokenCounts
 from .hold import CommitGate, CommitTicket
 from .metrics import UsageMetrics
@@ -62,8 +63,10 @@ class UsageRecorder:
         on_record: Callable[[dict[str, Any]], None] | None = None,
         commit_wait_s: float = 1.0,
         on_commit_timeout: Callable[[], None] | None = None,
+        caller_header: str | None = None,
     ) -> None:
         self.pricer = pricer
+        self._caller_header = header_key(caller_header)  #: ``usage.caller_header``, as ASGI spells it
         self.metrics = metrics
         self._spool_factory = spool_factory
         self.recent: deque[dict[str, Any]] = deque(maxlen=keep_recent)  #: the latest priced records
@@ -207,12 +210,12 @@ class UsageRecorder:
             if isinstance(op, LLMCall):
                 if self.metrics is not None:
                     self.metrics.llm_ended(op)
-                record = llm_record(op, trace)
+                record = llm_record(op, trace, self._caller_header)
                 self._price(record)
             elif isinstance(op, ToolCall):
                 if self.metrics is not None:
                     self.metrics.tool_ended(op)
-                record = tool_record(op, trace)
+                record = tool_record(op, trace, self._caller_header)
             else:
                 return None
         except Exception as exc:  # one odd operation must not stop the writer

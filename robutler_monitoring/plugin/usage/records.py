@@ -58,7 +58,7 @@ def trace_id() -> str | None:
     return f"{context.trace_id:032x}" if context.is_valid else None
 
 
-def _base(op: Operation, kind: str, trace: str | None) -> dict[str, Any]:
+def _base(op: Operation, kind: str, trace: str | None, caller_header: bytes | None) -> dict[str, Any]:
     srid, index = server_request_id(op)
     return {
         "type": kind,
@@ -69,16 +69,16 @@ def _base(op: Operation, kind: str, trace: str | None) -> dict[str, Any]:
         "trace_id": trace,
         "timestamp": op.start_ns / 1e9 + (op.duration_s or 0.0),
         "agent": op.agent,
-        "caller": caller_of(op),
+        "caller": caller_of(op, caller_header),
         "status": op.outcome,
         "error_type": op.error_type,
         "duration_s": op.duration_s,
     }
 
 
-def llm_record(op: LLMCall, trace: str | None = None) -> dict[str, Any]:
+def llm_record(op: LLMCall, trace: str | None = None, caller_header: bytes | None = None) -> dict[str, Any]:
     """The usage record of a finished LLM call (cost fields not yet filled)."""
-    record = _base(op, "llm", trace)
+    record = _base(op, "llm", trace, caller_header)
     prompt = op.input_tokens or 0
     completion = op.output_tokens or 0
     record.update(
@@ -101,9 +101,9 @@ def llm_record(op: LLMCall, trace: str | None = None) -> dict[str, Any]:
     return record
 
 
-def tool_record(op: ToolCall, trace: str | None = None) -> dict[str, Any]:
+def tool_record(op: ToolCall, trace: str | None = None, caller_header: bytes | None = None) -> dict[str, Any]:
     """The usage record of a finished tool call, with any pricing the tool reported."""
-    record = _base(op, "tool", trace)
+    record = _base(op, "tool", trace, caller_header)
     record["tool"] = op.name
     record["call_id"] = op.call_id
     if op.pricing:

@@ -22,7 +22,6 @@ from ..metrics.errors import ErrorMetrics
 from ..metrics.registry import instruments_for
 from .budget_sync import BudgetMetrics, BudgetSync
 from .budgets import BudgetGuard, BudgetTracker
-from .caller import CallerScope
 from .cost import ModelPrice, Pricer, TokenCounts
 from .exporter import Exporter
 from .metrics import UsageMetrics
@@ -143,6 +142,7 @@ class UsageService:
             on_record=self.budgets.add,
             commit_wait_s=cfg.commit_wait,
             on_commit_timeout=self.export_metrics.commit_timeouts.inc,
+            caller_header=cfg.caller_header,
         )
         self.exporter: Exporter | None = None
         if spool_factory is not None and sinks:
@@ -169,11 +169,10 @@ class UsageService:
             return False
 
     def wrap(self, app: ASGIApp) -> ASGIApp:
-        """The app behind the budget guard when a budget is hard (429 before the agent runs),
-        behind the wrapper that keeps the request's scope for the records' ``caller``."""
+        """The app behind the budget guard when a budget is hard (429 before the agent runs)."""
         if any(budget.hard for budget in self.cfg.budgets):
-            app = BudgetGuard(app, self.budgets)
-        return CallerScope(app, self.cfg.caller_header)
+            return BudgetGuard(app, self.budgets)
+        return app
 
     def _sinks(self) -> list[Sink]:
         from ..logging.outputs import parse_size

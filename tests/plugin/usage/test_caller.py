@@ -10,8 +10,9 @@ from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 from starlette.authentication import SimpleUser, UnauthenticatedUser
 
-from robutler_monitoring.events import EventBus, HttpRequest, agent_run, record_llm_call, record_tool_call
+from robutler_monitoring.events import EventBus, agent_run, record_llm_call, record_tool_call
 from robutler_monitoring.plugin.config.schema import UsageConfig
+from robutler_monitoring.plugin.http.middleware import MonitoringMiddleware
 from robutler_monitoring.plugin.usage.caller import caller_of_scope
 from robutler_monitoring.plugin.usage.service import UsageService
 
@@ -40,17 +41,21 @@ def test_no_header_configured_or_sent_is_no_caller() -> None:
 
 
 def _served(service: UsageService, bus: EventBus, headers: list[tuple[bytes, bytes]], work: Any) -> None:
-    """One request through the usage wrapper, the way the HTTP wrapper nests it (its operation current)."""
+    """One request through the HTTP wrapper and the usage wrapper, as `robutler serve` nests them."""
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         work()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
 
-    async def request() -> None:
-        with HttpRequest("POST", "/a/chat/completions", request_id="r", bus=bus):
-            scope = {"type": "http", "method": "POST", "path": "/a/chat/completions", "headers": headers}
-            await service.wrap(app)(scope, None, None)  # type: ignore[arg-type]
+    async def receive() -> Any:
+        return {"type": "http.request", "body": b"", "more_body": False}
 
-    asyncio.run(request())
+    async def send(message: Any) -> None:
+        return None
+
+    scope = {"type": "http", "method": "POST", "path": "/a/chat/completions", "headers": headers}
+    asyncio.run(MonitoringMiddleware(service.wrap(app), bus=bus)(scope, receive, send))
 
 
 def test_records_carry_the_caller_and_it_is_never_a_label() -> None:
