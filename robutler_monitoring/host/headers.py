@@ -6,6 +6,9 @@ Both are subclassed here and chosen through uvicorn's ``http`` setting; the limi
 travels in ``h11_max_incomplete_event_size``, the setting uvicorn already has for it,
 so it reaches ``--workers`` processes with the rest of uvicorn's config.
 
+The httptools subclass also sends each response's head and first body bytes in one
+system call (:class:`HeadWithBody`), where uvicorn makes two.
+
 These classes build on uvicorn internals (``uvicorn.protocols.http``, not a public
 API), so the uvicorn versions they were tested with are checked at start-up by
 :func:`check_uvicorn`; any other version is refused with a clear error.
@@ -169,8 +172,68 @@ if HttpToolsProtocol is not None:
         def on_headers_complete(self) -> None:
             self._in_head = False
             super().on_headers_complete()
+            # the cycle just made: its head and first body write go out in one send
+            self.cycle.transport = HeadWithBody(self.transport, self.loop)  # type: ignore[assignment]
 
         def on_message_complete(self) -> None:
             super().on_message_complete()
             self._in_head = True
             self._head_bytes = 0
+
+
+class HeadWithBody:
+    """A response's transport: the head waits for the first body write, and both go in one send.
+
+    uvicorn writes a response's head (status line and headers) and its body with two
+    ``transport.write`` calls: two system calls for nearly every response, the larger
+    share of what a small response costs the server. Here the head is kept until the
+    next write, which for most responses comes in the same step of the request's task;
+    if it does not (an app that sends its head, then waits), the head goes out on the
+    event loop's next turn (``call_soon``), so a client never waits on it for longer.
+    One per response cycle: only the cycle's writes go through it.
+    """
+
+    __slots__ = ("_held", "_loop", "_started", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+        self._started = False
+
+    def write(self, data: bytes) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            if len(data) < _JOIN_BELOW:
+                self._transport.write(held + data)
+            else:  # no copy of a large body
+                self._transport.writelines((held, data))
+        elif self._started:
+            self._transport.write(data)
+        else:
+            self._started = True
+            self._held = data
+            self._loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Send a head still held (the loop's next turn, or before closing)."""
+        held = self._held
+        if held is not None:
+            self._held = None
+            if not self._transport.is_closing():
+                self._transport.write(held)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:  # get_extra_info, abort, ...: the transport's own
+        return getattr(self._transport, name)
+
+
+#: below this body size the head and body are joined into one bytes object; above, writelines
+_JOIN_BELOW = 64 * 1024

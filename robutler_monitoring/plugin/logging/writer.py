@@ -11,7 +11,9 @@ lines never tear or interleave; a longer line is kept whole by the output's lock
 ``writelock.py``), larger chunks where a write lands whole anyway (one process, or
 an ``O_APPEND`` file).
 
-Lines that cannot be written are counted by reason (:data:`DROP_REASONS`): the
+A line may be queued as its values with the function that formats it (:data:`Deferred`): the
+writer thread formats it when it takes it, so formatting happens in batches, off the
+event loop. Lines that cannot be written are counted by reason (:data:`DROP_REASONS`): the
 queue was full, the reader of a pipe went away, the disk is full, or another
 output error. A full queue is reported in a WARNING line once the writer catches
 up; an output failure is reported on stderr (at most once a minute), since the
@@ -31,7 +33,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from .entry import iso_utc, to_json
 
@@ -47,6 +49,8 @@ _PIPE_ERRNOS = frozenset({errno.EPIPE, errno.ECONNRESET, errno.EBADF})
 _SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 OnDrop = Callable[[str, int], None]
+#: a line formatted by the writer thread: ``(render, *values)``, written as ``render(item)``
+Deferred = tuple[Any, ...]
 
 
 class Output(Protocol):
@@ -87,7 +91,7 @@ class LineWriter:
         self.max_queue = max_queue
         self.linger = linger
         self.chunk_size: int = getattr(output, "chunk_size", CHUNK)
-        self._queue: collections.deque[str | threading.Event] = collections.deque()
+        self._queue: collections.deque[str | Deferred | threading.Event] = collections.deque()
         self._wake = threading.Event()  # the writer thread sleeps on this when there is nothing to do
         self._hurry = threading.Event()  # cuts the linger short: flush, close, a filling queue
         self._idle = False  # True while the writer thread waits on _wake
@@ -127,8 +131,12 @@ class LineWriter:
                 callback(reason, count)
         self._on_drop.append(callback)
 
-    def write(self, line: str) -> None:
-        """Queue one line (ending in a newline); never blocks (except at shutdown, bounded)."""
+    def write(self, line: str | Deferred) -> None:
+        """Queue one line (ending in a newline); never blocks (except at shutdown, bounded).
+
+        ``line`` may be a :data:`Deferred` line: a tuple whose first item renders the
+        tuple into the line, called by the writer thread when it takes the line.
+        """
         queue = self._queue
         if len(queue) >= self.max_queue:
             self._drop("queue_full", 1)
@@ -212,11 +220,18 @@ class LineWriter:
                 item = queue.popleft()
             except IndexError:
                 break
-            if isinstance(item, threading.Event):
-                self._emit(chunk)
-                chunk, size = [], 0
-                item.set()
-                continue
+            if type(item) is not str:
+                if type(item) is tuple:  # a deferred line: formatted here, in queue order
+                    try:
+                        item = item[0](item)
+                    except Exception as exc:  # a formatting bug must not kill the writer
+                        self._drop(drop_reason(exc), 1)
+                        continue
+                else:  # a flush marker
+                    self._emit(chunk)
+                    chunk, size = [], 0
+                    item.set()  # type: ignore[union-attr]
+                    continue
             if size + len(item) > limit and chunk:
                 self._emit(chunk)
                 chunk, size = [], 0
