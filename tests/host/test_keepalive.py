@@ -52,7 +52,8 @@ def _closed_after(sock: socket.socket, limit: float) -> float:
 @pytest.mark.slow
 def test_an_idle_connection_is_closed_after_the_timeout_and_an_active_one_is_not(tmp_path: Path) -> None:
     (tmp_path / "kaapp.py").write_text(APP)
-    with robutler_serve("kaapp.py:app", "--timeout-keep-alive", "2", tmp_path=tmp_path, cwd=tmp_path) as server:
+    args = ("kaapp.py:app", "--timeout-keep-alive", "2")
+    with robutler_serve(*args, tmp_path=tmp_path, cwd=tmp_path) as server:
         idle = socket.create_connection(("127.0.0.1", server.port))
         busy = socket.create_connection(("127.0.0.1", server.port))
         busy.settimeout(10)
