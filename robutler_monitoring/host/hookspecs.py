@@ -82,6 +82,16 @@ def robutler_startup(settings: ServeSettings) -> Awaitable[None] | None:
 
 
 @hookspec
+def robutler_ready(settings: ServeSettings) -> None:
+    """Called in every worker when TARGET's own start-up has finished, before it takes requests.
+
+    For work that should see everything start-up made and must not pause a serving
+    process (the monitoring plugin freezes the start-up objects out of the garbage
+    collector's walks here). A failure is logged; the worker still serves.
+    """
+
+
+@hookspec
 def robutler_draining(settings: ServeSettings) -> None:
     """Called in every worker when it was asked to stop, before it stops taking requests."""
 

@@ -10,7 +10,7 @@ from typing import Any
 import pluggy
 
 from .drain import DrainOnSignal
-from .plugins import failure_message, failures_of, traceback_text
+from .plugins import call_each, failure_message, failures_of, traceback_text
 from .settings import ServeSettings
 from .types import ASGIApp, Message, Receive, Scope, Send
 
@@ -18,7 +18,8 @@ log = logging.getLogger("robutler_monitoring.host")
 
 
 class LifespanHooks:
-    """ASGI middleware: ``robutler_startup`` before the app starts, ``robutler_shutdown`` after it stops.
+    """ASGI middleware: ``robutler_startup`` before the app starts, ``robutler_ready`` once it has
+    started (before the server takes requests), ``robutler_shutdown`` after it stops.
 
     Works whether or not the wrapped app speaks the lifespan protocol itself.
 
@@ -55,7 +56,9 @@ class LifespanHooks:
         async def wrapped_send(message: Message) -> None:
             if state["failed"]:
                 return
-            if message["type"] == "lifespan.shutdown.complete":
+            if message["type"] == "lifespan.startup.complete":
+                self._ready()
+            elif message["type"] == "lifespan.shutdown.complete":
                 await self._shutdown()
             await send(message)
 
@@ -77,6 +80,7 @@ class LifespanHooks:
                 if error is not None:
                     await send({"type": "lifespan.startup.failed", "message": error})
                     return
+                self._ready()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self._shutdown()
@@ -98,6 +102,10 @@ class LifespanHooks:
             return failure_message(plugin, "robutler_startup", exc) + traceback_text(exc)
         DrainOnSignal(self.pm, self.settings).install()
         return None
+
+    def _ready(self) -> None:
+        """The app has started: ``robutler_ready`` before the server takes requests (failures logged)."""
+        call_each(self.pm, "robutler_ready", warn=log.warning, settings=self.settings)
 
     async def _shutdown(self) -> None:
         """Every plugin's shutdown hook, each on its own: one failing does not skip the others."""

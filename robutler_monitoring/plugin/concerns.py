@@ -37,7 +37,8 @@ The order of the calls, per process:
 every serving process (the serve process itself with one worker)
     ``worker_prepare`` (before TARGET is imported), then, when the app is built:
     ``subscribe`` -> ``health_checks`` -> ``endpoints`` -> ``wrap`` (list order: the last
-    concern's wrapper is outermost), then in the ASGI lifespan ``startup``; on SIGTERM
+    concern's wrapper is outermost), then in the ASGI lifespan ``startup`` and, once the
+    app's own start-up is done, ``ready``; on SIGTERM
     ``draining``; at the end ``shutdown`` (reverse list order), then the runtime
     unsubscribes everything subscribed through ``rt.subscribe``.
 ``robutler monitor ...`` (no server, no config)
@@ -136,6 +137,9 @@ class Concern:
 
     async def startup(self, rt: Runtime) -> None:
         """At ASGI lifespan start-up: start background tasks."""
+
+    def ready(self, rt: Runtime) -> None:
+        """TARGET's own start-up has finished; the worker takes requests right after."""
 
     def draining(self, rt: Runtime) -> None:
         """The server was asked to stop and still serves for ``--drain-delay`` seconds."""

@@ -115,6 +115,13 @@ async def robutler_startup(settings: ServeSettings) -> None:
 
 
 @hookimpl
+def robutler_ready(settings: ServeSettings) -> None:
+    """TARGET has started; requests come next."""
+    for concern, rt in _each(settings):
+        concern.ready(rt)
+
+
+@hookimpl
 def robutler_draining(settings: ServeSettings) -> None:
     """The server drains: readiness fails."""
     for concern, rt in _each(settings):

@@ -27,6 +27,12 @@ class Recorder:
             raise RuntimeError(f"{self.name} cannot start")
 
     @hookimpl
+    def robutler_ready(self, settings: ServeSettings) -> None:
+        self.calls.append("ready")
+        if self.fail_on == "ready":
+            raise RuntimeError(f"{self.name} is not ready")
+
+    @hookimpl
     def robutler_shutdown(self, settings: ServeSettings) -> None:
         self.calls.append("shutdown")
         if self.fail_on == "shutdown":
@@ -75,8 +81,8 @@ def test_a_failing_shutdown_hook_is_logged_and_the_others_still_run(
     with caplog.at_level(logging.ERROR, logger="robutler_monitoring.host"):
         sent = _run(LifespanHooks(inner, pm, ServeSettings()))
     assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
-    assert first.calls == ["startup", "shutdown"]
-    assert failing.calls == ["startup", "shutdown"]
+    assert first.calls == ["startup", "ready", "shutdown"]
+    assert failing.calls == ["startup", "ready", "shutdown"]
     assert "plugin 'failing' failed in robutler_shutdown: RuntimeError: failing cannot stop" in caplog.text
 
 
@@ -85,3 +91,49 @@ def test_a_failing_startup_hook_stops_start_up_with_its_reason() -> None:
     pm.register(Recorder("broken", fail_on="startup"), name="broken")
     sent = _run(LifespanHooks(_lifespan_app, pm, ServeSettings()))
     assert sent == ["lifespan.startup.failed"]
+
+
+@pytest.mark.parametrize("speaks_lifespan", [True, False])
+def test_ready_runs_after_the_apps_own_start_up_and_before_the_server_is_told(
+    speaks_lifespan: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    events: list[str] = []
+
+    class Ready:
+        @hookimpl
+        def robutler_ready(self, settings: ServeSettings) -> None:
+            events.append("ready")
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if not speaks_lifespan:
+            raise RuntimeError("no lifespan here")
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                events.append("app started")
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    pm = get_plugin_manager(load_entry_points=False)
+    pm.register(Ready(), name="ready")
+    pm.register(Recorder("broken", fail_on="ready"), name="broken")
+    sent: list[str] = []
+
+    async def go() -> None:
+        queue: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+        await queue.put({"type": "lifespan.startup"})
+        await queue.put({"type": "lifespan.shutdown"})
+
+        async def send(message: Any) -> None:
+            sent.append(message["type"])
+            events.append(message["type"])
+
+        await LifespanHooks(app, pm, ServeSettings())({"type": "lifespan"}, queue.get, send)
+
+    with caplog.at_level(logging.WARNING):
+        asyncio.run(go())
+    started = ["app started"] if speaks_lifespan else []
+    assert events == [*started, "ready", "lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert "broken" in caplog.text and "robutler_ready" in caplog.text  # logged; start-up went on
