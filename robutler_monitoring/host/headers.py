@@ -7,7 +7,9 @@ travels in ``h11_max_incomplete_event_size``, the setting uvicorn already has fo
 so it reaches ``--workers`` processes with the rest of uvicorn's config.
 
 The httptools subclass also sends each response's head and first body bytes in one
-system call (:class:`HeadWithBody`), where uvicorn makes two.
+system call (:class:`HeadWithBody`), where uvicorn makes two, and leaves closing idle
+keep-alive connections to one sweep per server (``keepalive.py``) instead of a timer
+made and cancelled for every request.
 
 These classes build on uvicorn internals (``uvicorn.protocols.http``, not a public
 API), so the uvicorn versions they were tested with are checked at start-up by
@@ -26,6 +28,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
 from .errors import HostError
+from .keepalive import sweep_for
 
 #: The default limit: 64 KiB, as nginx's largest default header buffers (4 x 8k) and more.
 DEFAULT_MAX_HEADER_BYTES = 64 * 1024
@@ -145,9 +148,13 @@ if HttpToolsProtocol is not None:
             self._max_head = _limit(config)
             self._head_bytes = 0
             self._in_head = True
+            #: the loop's time when this keep-alive connection went idle (None: not idle)
+            self.idle_since: float | None = None
+            self._sweep = sweep_for(server_state, self.loop, self.timeout_keep_alive)
 
         def data_received(self, data: bytes) -> None:
             """Feed the parser no more than the limit allows while a head is being read."""
+            self.idle_since = None
             if not self._in_head:
                 super().data_received(data)
                 return
@@ -176,6 +183,20 @@ if HttpToolsProtocol is not None:
             if self.cycle is not before:  # no new cycle for a websocket upgrade: nothing to wrap
                 # the cycle just made: its head and first body write go out in one send
                 self.cycle.transport = HeadWithBody(self.transport, self.loop)  # type: ignore[assignment]
+
+        def on_response_complete(self) -> None:
+            """uvicorn's, but an idle connection is closed by the server's sweep, not a timer of its own."""
+            self.server_state.total_requests += 1
+            if self.transport.is_closing():
+                return
+            self._unset_keepalive_if_required()
+            self.flow.resume_reading()
+            if self.pipeline:  # a pipelined request is waiting: start it
+                cycle, app = self.pipeline.pop()
+                self._start_asgi_task(cycle, app)
+            else:
+                self.idle_since = self.loop.time()
+                self._sweep.arm()
 
         def on_message_complete(self) -> None:
             super().on_message_complete()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 import pluggy
@@ -29,10 +30,14 @@ class LifespanHooks:
         self.pm = pm
         self.settings = settings
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # A plain function returning the app's own coroutine: requests pass through without
+        # a coroutine of this layer (the server is told the interface is ASGI 3, see serve.py).
         if scope["type"] != "lifespan":
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
+        return self._lifespan(scope, receive, send)
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         state: dict[str, Any] = {"started": False, "failed": False}
 
         async def wrapped_receive() -> Message:

@@ -62,6 +62,9 @@ def serve(settings: ServeSettings, pm: pluggy.PluginManager) -> None:
         "ssl_certfile": settings.ssl_certfile,
         "server_header": False,
         "http": http,
+        # LifespanHooks (outermost) is a plain callable returning a coroutine, which uvicorn's
+        # "auto" would take for ASGI 2
+        "interface": "asgi3",
         # The request head limit of both protocol classes (see headers.py); plugins may change it.
         "h11_max_incomplete_event_size": settings.max_header_bytes or DEFAULT_MAX_HEADER_BYTES,
     }

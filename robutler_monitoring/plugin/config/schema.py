@@ -456,6 +456,14 @@ class ServerConfig(_Model):
         description="after start-up, move the objects alive then out of the garbage collector's reach "
         "(gc.freeze): full collections under load walk only new objects",
     )
+    gc_threshold: int | None = Field(
+        default=7000,
+        ge=100,
+        le=10_000_000,
+        description="the garbage collector's first threshold in each worker (gc.set_threshold): "
+        "young objects are collected every this many net allocations (Python's default is 700); "
+        "null leaves Python's",
+    )
 
 
 class PriceConfig(_Model):

@@ -10,7 +10,7 @@ from ...integrations.robutler_sdk import serving_if_used
 from ..concerns import Concern
 from ..runtime import Runtime
 from .endpoints import protect
-from .gcfreeze import freeze_soon
+from .gcfreeze import freeze_soon, set_young_threshold
 from .middleware import MonitoringMiddleware
 
 
@@ -35,7 +35,9 @@ class HttpConcern(Concern):
         return self.middleware
 
     async def startup(self, rt: Runtime) -> None:
-        """Freeze the start-up objects out of the garbage collector's walks (``server.gc_freeze``)."""
+        """Tune this worker's garbage collector (``server.gc_freeze``, ``server.gc_threshold``)."""
+        if rt.cfg.server.gc_threshold is not None:
+            set_young_threshold(rt.cfg.server.gc_threshold)
         if rt.cfg.server.gc_freeze:
             freeze_soon(asyncio.get_running_loop())
 

@@ -50,7 +50,11 @@ def sanitize_request_id(value: str | bytes | None) -> str | None:
 
 
 class _RequestIds:
-    """Unique ids without a system call per request: a random per-process prefix and a counter."""
+    """Unique ids without a system call per request: a random per-process prefix and a counter.
+
+    Made :data:`_BATCH` at a time (one loop, warm in the CPU's caches) and handed out one
+    by one: under a real server that is a list ``pop`` per request instead of a format call.
+    """
 
     def __init__(self) -> None:
         self.reseed()
@@ -58,12 +62,24 @@ class _RequestIds:
 
     def reseed(self) -> None:
         self.prefix = secrets.token_hex(8)
-        self.counter = itertools.count(secrets.randbits(32))
+        #: the first counter value of each batch (``next`` is atomic: threads get distinct batches)
+        self.batches = itertools.count(secrets.randbits(32), _BATCH)
+        self.pool: list[str] = []
 
     def next(self) -> str:
-        return f"{self.prefix}{next(self.counter) & 0xFFFFFFFFFFFFFFFF:016x}"
+        try:
+            return self.pool.pop()
+        except IndexError:
+            first = next(self.batches)
+            prefix = self.prefix
+            batch = [f"{prefix}{(first + i) & 0xFFFFFFFFFFFFFFFF:016x}" for i in range(_BATCH - 1, -1, -1)]
+            rid = batch.pop()
+            self.pool = batch
+            return rid
 
 
+#: ids made at a time
+_BATCH = 256
 _ids = _RequestIds()
 
 

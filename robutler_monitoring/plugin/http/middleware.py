@@ -11,7 +11,7 @@ it (a bounded wait). Each request is an
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from time import perf_counter
 
 from ...events import EventBus, HttpRequest, Outcome, default_bus
@@ -166,23 +166,16 @@ class _Exchange:
             # prematch (``op.route`` until now) knows more
         op.end(error, outcome=outcome)
 
-    async def send(self, message: Message) -> None:
+    def send(self, message: Message) -> Awaitable[None]:
+        # A plain function returning the server's own coroutine (no coroutine of this layer),
+        # except for the last body message, which ends the request once it is sent.
         mtype = message["type"]
         if mtype == "http.response.body":
             op = self.op
             if op.ttfb_s is None:
                 op.ttfb_s = perf_counter() - op.start
             if not message.get("more_body", False) and not self.complete:
-                hold = op.hold
-                if hold is not None:  # e.g. usage records: on disk before the last byte goes out
-                    await hold.wait()
-                await self._send(message)
-                # Record now, not when the app returns: Starlette tears down its stream
-                # task group after this, and a scrape sent right after the last chunk
-                # must already see the request.
-                self.complete = True
-                self.finish(None)
-                return
+                return self._send_last(message)
         elif mtype == "http.response.start":
             self.op.status = message["status"]
             headers = message.get("headers", ())
@@ -194,7 +187,18 @@ class _Exchange:
             else:
                 message = {**message}  # the app's message and its list stay as they were
                 message["headers"] = [*headers, self._rid_header]
+        return self._send(message)
+
+    async def _send_last(self, message: Message) -> None:
+        hold = self.op.hold
+        if hold is not None:  # e.g. usage records: on disk before the last byte goes out
+            await hold.wait()
         await self._send(message)
+        # Record now, not when the app returns: Starlette tears down its stream
+        # task group after this, and a scrape sent right after the last chunk
+        # must already see the request.
+        self.complete = True
+        self.finish(None)
 
     async def receive(self) -> Message:
         message = await self._receive()
