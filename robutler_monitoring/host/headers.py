@@ -178,9 +178,11 @@ if HttpToolsProtocol is not None:
 
         def on_headers_complete(self) -> None:
             self._in_head = False
+            before = self.cycle
             super().on_headers_complete()
-            # the cycle just made: its head and first body write go out in one send
-            self.cycle.transport = HeadWithBody(self.transport, self.loop)  # type: ignore[assignment]
+            if self.cycle is not before:  # no new cycle for a websocket upgrade: nothing to wrap
+                # the cycle just made: its head and first body write go out in one send
+                self.cycle.transport = HeadWithBody(self.transport, self.loop)  # type: ignore[assignment]
 
         def on_response_complete(self) -> None:
             """uvicorn's, but an idle connection is closed by the server's sweep, not a timer of its own."""
@@ -200,6 +202,13 @@ if HttpToolsProtocol is not None:
             super().on_message_complete()
             self._in_head = True
             self._head_bytes = 0
+
+        def shutdown(self) -> None:
+            """Send a head still held first: uvicorn closes an idle connection's transport directly."""
+            transport = self.cycle.transport if self.cycle is not None else None
+            if isinstance(transport, HeadWithBody):
+                transport.flush()
+            super().shutdown()
 
 
 class HeadWithBody:

@@ -7,8 +7,10 @@ end-to-end tests in ``test_serve_logs.py`` cover the whole plugin.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 from starlette.applications import Starlette
@@ -19,7 +21,7 @@ from starlette.routing import Route
 from robutler_monitoring import get_logger
 from robutler_monitoring.events import EventBus, HttpRequest
 from robutler_monitoring.host.settings import ServeSettings
-from robutler_monitoring.host.types import ASGIApp
+from robutler_monitoring.host.types import ASGIApp, Receive, Scope, Send
 from robutler_monitoring.plugin.config.schema import MonitoringConfig
 from robutler_monitoring.plugin.http.middleware import MonitoringMiddleware
 from robutler_monitoring.plugin.logging.access import AccessLogger
@@ -153,26 +155,143 @@ def _end(bus: EventBus, path: str, status: int, outcome: str, **attrs: object) -
     op.end(outcome=outcome, error=error)  # type: ignore[arg-type]
 
 
-def test_the_fast_json_line_is_the_generic_entry() -> None:
-    # the JSON access line is built by hand for speed: it must be exactly what the
-    # generic entry (build_entry + to_json, the console format's path) would write
+def _fast_and_generic(
+    *requests: tuple[str, int, str, dict[str, Any]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str]:
+    """The fast JSON access lines of ``requests``, the generic entries of the same, and the fast text."""
     with captured(level="DEBUG") as fast, captured(level="DEBUG") as slow:
         generic = AccessLogger(slow.handle.sink)
         generic._write = None  # the console format's path: build_entry
         bus = EventBus()
         bus.subscribe("http", on_end=AccessLogger(fast.handle.sink))
         bus.subscribe("http", on_end=generic)
-        _end(bus, "/agents", 200, "success", route="/agents", ttfb_s=0.0012345)
-        _end(bus, "/x", 503, "error", route="/x", error=ValueError("boom"))
-        _end(bus, '/caf\u00e9/"q"\n', 404, "success", route=None, peer=None)
-        _end(bus, "/reset/token=s3cr3t", 200, "error", route="/reset/{t}", inner_error="DemoAgentError")
-        got, want = fast.entries(), slow.entries()
-        lines = fast.text()
-    assert len(got) == len(want) == 4
-    assert len(lines.splitlines()) == 4
+        for path, status, outcome, attrs in requests:
+            _end(bus, path, status, outcome, **attrs)
+        return fast.entries(), slow.entries(), fast.text()
+
+
+def _same_but_timestamp(got: list[dict[str, Any]], want: list[dict[str, Any]]) -> None:
     for mine, theirs in zip(got, want, strict=True):
         assert list(mine) == list(theirs)
         mine.pop("timestamp"), theirs.pop("timestamp")
         assert mine == theirs
+
+
+def test_the_fast_json_line_is_the_generic_entry() -> None:
+    # the JSON access line is built by hand for speed: it must be exactly what the
+    # generic entry (build_entry + to_json, the console format's path) would write
+    got, want, lines = _fast_and_generic(
+        ("/agents", 200, "success", {"route": "/agents", "ttfb_s": 0.0012345}),
+        ("/x", 503, "error", {"route": "/x", "error": ValueError("boom")}),
+        ('/caf\u00e9/"q"\n', 404, "success", {"route": None, "peer": None}),
+        ("/reset/token=s3cr3t", 200, "error", {"route": "/reset/{t}", "inner_error": "DemoAgentError"}),
+    )
+    assert len(got) == len(want) == 4
+    assert len(lines.splitlines()) == 4
+    _same_but_timestamp(got, want)
     assert "s3cr3t" not in lines and got[3]["path"] == "/reset/token=***"
     assert [e["level"] for e in got] == ["INFO", "ERROR", "INFO", "ERROR"]
+
+
+def test_access_lines_keep_their_place_among_the_other_lines(logs: Captured) -> None:
+    # the access line is formatted later, by the writer thread: it still lands where it was queued
+    with run_asgi(_app(logs)) as base, httpx.Client(base_url=base, timeout=10) as client:
+        for job in ("a", "b", "c"):
+            client.get(f"/work/{job}", headers={"X-Request-ID": f"order-{job}"})
+            logging.getLogger("app.between").info("between %s", job)
+    seen = [
+        (e["logger"], e["message"])
+        for e in logs.entries()
+        if e["logger"].startswith(("app.", "robutler.access"))
+    ]
+    expected = []
+    for job in ("a", "b", "c"):
+        expected += [
+            ("app.handler", f"start {job}"),
+            ("app.stdlib", f"middle {job}"),
+            ("app.handler", f"end {job}"),
+            ("robutler.access", f"GET /work/{job} 200"),
+            ("app.between", f"between {job}"),
+        ]
+    assert seen == expected
+
+
+def test_the_fast_json_line_carries_agent_trace_ids_client_and_error_as_the_generic_entry() -> None:
+    from robutler_monitoring.plugin.logging.trace_ids import set_trace_ids_source
+
+    trace, span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    previous = set_trace_ids_source(lambda: (trace, span))
+    try:
+        got, want, _ = _fast_and_generic(
+            (
+                "/assistant/chat",
+                500,
+                "error",
+                {"route": "/{agent}/chat", "agent": "assistant", "error": KeyError("x")},
+            ),
+            ("/agents", 200, "success", {"route": "/agents", "peer": ("::1", 6000)}),
+        )
+    finally:
+        set_trace_ids_source(previous)
+    first, second = got
+    assert first.pop("agent") == "assistant"  # the route's agent (the console path names only a run's)
+    _same_but_timestamp(got, want)
+    assert first["request_id"] == "rid-500"
+    assert (first["trace_id"], first["span_id"]) == (trace, span)
+    assert first["error"] == "KeyError" and first["ttfb_ms"] is None and first["client"] == "127.0.0.1:5000"
+    assert "agent" not in second and "error" not in second and second["client"] == "::1:6000"
+
+
+def test_warning_level_keeps_only_the_access_lines_of_failed_requests() -> None:
+    with captured(level="WARNING") as logs:
+        bus = EventBus()
+        bus.subscribe("http", on_end=AccessLogger(logs.handle.sink))
+        _end(bus, "/ok", 200, "success")
+        _end(bus, "/missing", 404, "success")
+        _end(bus, "/down", 503, "error")
+        _end(bus, "/stream", 200, "error", inner_error="DemoAgentError")
+        entries = logs.entries()
+    assert [(e["path"], e["level"]) for e in entries] == [("/down", "ERROR"), ("/stream", "ERROR")]
+
+
+def test_queued_access_lines_are_written_when_the_output_closes() -> None:
+    # a writer that would not wake for a minute: only close (as at shutdown) writes the lines
+    with captured(level="INFO") as logs:
+        writer = logs.handle.sink.writer
+        writer.linger = 60.0
+        bus = EventBus()
+        bus.subscribe("http", on_end=AccessLogger(logs.handle.sink))
+        writer.flush()  # the writer thread is asleep, lingering on the next wake-up
+        for status in (200, 201, 202):
+            _end(bus, f"/s{status}", status, "success")
+        assert logs.buffer.getvalue() == ""  # still queued, as values: nothing formatted yet
+        logs.handle.close()
+        lines = logs.buffer.getvalue().splitlines()
+    assert [json.loads(line)["status"] for line in lines] == [200, 201, 202]
+
+
+def test_the_access_line_of_a_traced_request_carries_its_span_ids() -> None:
+    # the ids are taken when the request ends, in its context, though the line is formatted later
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from robutler_monitoring.plugin.config.schema import TracingConfig
+    from robutler_monitoring.plugin.tracing.pipeline import Tracing
+    from robutler_monitoring.plugin.tracing.settings import resolve
+    from tests.plugin.tracing.support import HttpProducer, call, http_scope
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    with captured(level="INFO") as logs:
+        bus, exporter = EventBus(), InMemorySpanExporter()
+        bus.subscribe("http", on_end=AccessLogger(logs.handle.sink))  # before tracing, as the concern is
+        tracing = Tracing(resolve(TracingConfig(enabled=True)), bus=bus, exporter=exporter).start()
+        try:
+            asyncio.run(call(HttpProducer(tracing.wrap(app), bus, "/x"), http_scope("/x")))
+        finally:
+            tracing.shutdown()
+        (line,) = logs.entries()
+    (server,) = exporter.get_finished_spans()
+    assert (line["message"], line["trace_id"]) == ("POST /x 200", format(server.context.trace_id, "032x"))
+    assert line["span_id"] == format(server.context.span_id, "016x")

@@ -195,3 +195,67 @@ def test_the_writer_wakes_rarely_under_a_stream_of_lines() -> None:
     finally:
         writer.close()
     assert len(out.writes) < lines / 20  # batches, not a write (and a wake-up) per line
+
+
+def _render(item: tuple[object, ...]) -> str:
+    return f'{{"deferred":{item[1]}}}\n'
+
+
+def _broken(item: tuple[object, ...]) -> str:
+    raise KeyError("a formatting bug")
+
+
+def test_deferred_lines_are_formatted_in_queue_order_with_the_other_lines() -> None:
+    buffer = io.StringIO()
+    writer = LineWriter(StreamOutput(buffer), max_queue=100_000)
+    try:
+        for i in range(3000):  # several chunks' worth
+            writer.write((_render, i) if i % 3 else f'{{"line":{i}}}\n')
+        assert writer.flush(5)
+    finally:
+        writer.close()
+    got = [json.loads(line) for line in buffer.getvalue().splitlines()]
+    assert got == [{"deferred": i} if i % 3 else {"line": i} for i in range(3000)]
+
+
+def test_a_deferred_line_that_fails_to_format_is_dropped_and_counted_and_the_writer_goes_on(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    buffer = io.StringIO()
+    writer = LineWriter(StreamOutput(buffer), max_queue=1000)
+    try:
+        writer.write('{"n":1}\n')
+        writer.write((_broken, 2))
+        writer.write((_render, 3))
+        assert writer.flush(5)
+        writer.write('{"n":4}\n')  # the writer thread survived the bug
+        assert writer.flush(5)
+        assert writer._thread is not None and writer._thread.is_alive()
+    finally:
+        writer.close()
+    lines = [json.loads(line) for line in buffer.getvalue().splitlines()]
+    written = [line for line in lines if line.get("level") != "WARNING"]
+    assert written == [{"n": 1}, {"deferred": 3}, {"n": 4}]
+    assert writer.dropped == 1 and writer.drops()["output_error"] == 1
+    (report,) = [line for line in lines if line.get("level") == "WARNING"]
+    assert report["dropped"] == 1 and report["dropped_by_reason"] == {"output_error": 1}
+    assert "lines are being dropped" in capfd.readouterr().err
+
+
+def test_a_full_queue_drops_deferred_lines_too_and_counts_them() -> None:
+    out = SlowOutput()
+    writer = LineWriter(out, max_queue=100)
+    try:
+        for i in range(1000):
+            writer.write((_render, i) if i % 2 else f'{{"deferred":{i}}}\n')
+        assert 800 <= writer.dropped <= 900
+        assert writer.drops()["queue_full"] == writer.dropped
+        out.release.set()
+        assert writer.flush(5)
+    finally:
+        writer.close()
+    kept = [json.loads(line) for line in b"".join(out.chunks).decode().splitlines()]
+    assert kept[-1]["dropped"] == writer.dropped
+    numbers = [entry["deferred"] for entry in kept[:-1]]
+    assert numbers == sorted(numbers) and len(numbers) + writer.dropped == 1000
+    assert any(n % 2 for n in numbers) and any(n % 2 == 0 for n in numbers)
