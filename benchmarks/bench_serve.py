@@ -1,6 +1,6 @@
 """What users run, measured: `robutler serve` against plain uvicorn, under wrk.
 
-One command: ``.venv/bin/python benchmarks/bench_serve.py`` (about 6 minutes with the
+One command: ``.venv/bin/python benchmarks/bench_serve.py`` (about 10 minutes with the
 defaults; ``--quick`` for a 1-minute smoke run; ``--write-readme`` puts the table into
 README.md's performance section). Needs ``wrk`` (Debian package ``wrk``) and ``taskset``.
 
@@ -19,6 +19,8 @@ as a container runtime reads stdout); the two are reported apart. Routes: ``/ite
 machine noise hits all of them alike). Then, unless skipped:
 
 - time to first byte of ``/stream``, sequential requests on an idle server (median);
+- side by side: all five servers loaded at once on core 0, their CPU per request in the
+  same seconds (the ratios that neighbours on a shared machine disturb least);
 - event-loop lag: ``robutler serve`` (defaults, then ``--no-access-log`` for comparison;
   stdout to a pipe) under ``--lag-seconds`` of load at ``--connections``, sampling
   ``robutler_event_loop_lag_seconds`` every second (with ``collect_interval: 1`` so each
@@ -263,6 +265,55 @@ def throughput(args: argparse.Namespace, scratch: Path) -> list[Server]:
     return servers
 
 
+def side_by_side(args: argparse.Namespace, scratch: Path, output: str) -> dict[str, list[float]]:
+    """CPU us per request of every server loaded at the same time, all pinned to core 0.
+
+    The servers share one core and its noise: a neighbour that slows the machine slows
+    all of them alike, so the ratios of their CPU per request hold far better than those
+    of separate runs (absolute figures are higher: the servers also share the caches).
+    """
+    servers = [start(name, output, scratch) for name in SERVERS]
+    path = ROUTES["json"]
+    cpu_us: dict[str, list[float]] = {name: [] for name in SERVERS}
+
+    def load(seconds: float) -> list[int]:
+        procs = [
+            subprocess.Popen(
+                [
+                    *_pin(1),
+                    "wrk",
+                    "-t1",
+                    f"-c{args.connections}",
+                    f"-d{max(1, round(seconds))}s",
+                    s.base + path,
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for s in servers
+        ]
+        counts = []
+        for proc in procs:
+            out = proc.communicate()[0]
+            found = re.search(r"(\d+) requests in", out)
+            if not found:
+                raise SystemExit(f"wrk failed: {out}")
+            counts.append(int(found.group(1)))
+        return counts
+
+    try:
+        load(1)  # warm up
+        for _ in range(args.rounds):
+            before = [cpu_seconds(s.proc.pid) for s in servers]
+            counts = load(args.duration)
+            for server, cpu, n in zip(servers, before, counts, strict=True):
+                cpu_us[server.name].append((cpu_seconds(server.proc.pid) - cpu) / max(n, 1) * 1e6)
+    finally:
+        for server in servers:
+            server.stop()
+    return cpu_us
+
+
 def lag(args: argparse.Namespace, scratch: Path, name: str) -> list[float]:
     """Each second's robutler_event_loop_lag_seconds (ms) while wrk loads `robutler serve`."""
     env = {"ROBUTLER_MONITORING__METRICS__COLLECT_INTERVAL": "1"}
@@ -296,8 +347,8 @@ def in_process(rounds: int, requests: int) -> dict[str, float]:
     CPU time of the whole process (the writer thread included), not wall time: on a
     shared machine, wall time mostly measures the neighbours. Parts: the bare app; the
     wrapper (metrics, request id, endpoints); one more subscriber to the end of each
-    request on the event bus; building the JSON access line; handing it to the writer thread,
-    which writes it to /dev/null.
+    request on the event bus; noting the access line's values on the request path; queueing
+    them for the writer thread, which formats the line and writes it to /dev/null.
     """
     from prometheus_client import CollectorRegistry
 
@@ -310,8 +361,8 @@ def in_process(rounds: int, requests: int) -> dict[str, float]:
     from robutler_monitoring.plugin.runtime import Runtime
 
     handle = configure_logging(LoggingConfig(output=os.devnull), route_stdlib=False)
-    build_only = AccessLogger(handle.sink)
-    build_only._write = lambda line: None  # built, then dropped
+    queued_only = AccessLogger(handle.sink)
+    queued_only._write = lambda item: None  # the request path's part: values noted, then dropped
 
     def wrapped(*listeners: Any) -> Any:
         # the app wrapped as the plugin wraps it (metrics and HTTP concerns), plus listeners
@@ -342,7 +393,7 @@ def in_process(rounds: int, requests: int) -> dict[str, float]:
         make_app(),
         wrapped(),
         wrapped(lambda record: None),
-        wrapped(build_only),
+        wrapped(queued_only),
         wrapped(AccessLogger(handle.sink)),
     ]
     scope = _scope("/items/42", [(b"host", b"bench"), (b"user-agent", b"bench")])
@@ -383,8 +434,8 @@ def in_process(rounds: int, requests: int) -> dict[str, float]:
         "bare app": statistics.median(runs[0]),
         "wrapper: metrics, request id, endpoints": step(0, 1),
         "an end-of-request subscriber (the event bus call)": step(1, 2),
-        "building the JSON access line": step(2, 3),
-        "queue and writer thread (to /dev/null)": step(3, 4),
+        "the access record's values, noted on the request path": step(2, 3),
+        "queue, then the writer thread formats and writes the line (to /dev/null)": step(3, 4),
         "access record over the wrapper alone": step(1, 4),
     }
 
@@ -402,6 +453,7 @@ def _machine() -> str:
 
 def report(
     servers: list[Server],
+    together: dict[str, dict[str, list[float]]],
     lag_ms: dict[str, list[float]],
     inproc: dict[str, float] | None,
     args: argparse.Namespace,
@@ -446,6 +498,24 @@ def report(
                 on = cpu[("uvicorn, access log on", output, route)]
                 row += [f"{value:.0f}", f"{on / value:.2f}"]
             lines.append("| " + " | ".join(row) + " |")
+    for output, cpu_us in sorted(together.items()):
+        on = cpu_us["uvicorn, access log on"]
+        lines += [
+            "",
+            f"Side by side ({'file' if output == 'file' else 'pipe (cat)'}): the five servers loaded at the "
+            f"same time, all on core 0, one wrk each on core 1, {args.rounds} rounds of {args.duration:g} s; "
+            "CPU time per request of the JSON route, and uvicorn-with-access-log's over each server's "
+            "(median of the rounds' ratios; they share the core's noise, so these ratios vary least):",
+            "",
+            "| server | JSON us/req | vs uvicorn access log | each round |",
+            "|---|---:|---:|---|",
+        ]
+        for name, values in cpu_us.items():
+            ratios = [a / b for a, b in zip(on, values, strict=True)]
+            each = " ".join(f"{r:.2f}" for r in ratios)
+            lines.append(
+                f"| {name} | {statistics.median(values):.0f} | {statistics.median(ratios):.2f} | {each} |"
+            )
     for name, samples in lag_ms.items():
         if not samples:
             continue
@@ -497,11 +567,12 @@ def main() -> None:
         scratch = Path(tmp)
         inproc = in_process(args.inproc_rounds, 20_000) if args.inproc_rounds else None
         servers = throughput(args, scratch)
+        together = {output: side_by_side(args, scratch, output) for output in OUTPUTS}
         lag_ms = {}
         if args.lag_seconds > 0:  # the access record's share: the same server without it
             for name in ("robutler serve (defaults)", "robutler serve --no-access-log", LAG_BASELINE):
                 lag_ms[f"`{name}`"] = lag(args, scratch, name)
-    table = report(servers, lag_ms, inproc, args)
+    table = report(servers, together, lag_ms, inproc, args)
     print(table)
     if args.write_readme:
         write_readme(table)

@@ -48,12 +48,13 @@ class AccessLogger:
     >>> # rt.subscribe("http", on_end=AccessLogger(sink, skip_paths=("/health", "/metrics")))
     """
 
-    __slots__ = ("_client", "_parts", "_peer", "_write", "sink", "skip_paths")
+    __slots__ = ("_client", "_parts", "_peer", "_tag", "_write", "sink", "skip_paths")
 
     def __init__(self, sink: LogSink, skip_paths: Iterable[str] = ()) -> None:
         self.sink = sink
         self.skip_paths = frozenset(skip_paths)
         self._write = sink.writer.write if sink.json else None
+        self._tag = sink.writer.renderer(self.render) if sink.json else -1
         #: the line's fixed parts per key, masked and quoted once: (head, fields); writer thread only
         self._parts: dict[_Key, tuple[str, str]] = {}
         #: the last peer and its quoted ``client`` value (writer thread only)
@@ -81,10 +82,14 @@ class AccessLogger:
         trace_id, span_id = current_trace_ids()
         exc = record.error
         self._write(
-            (  # a deferred line: LineWriter calls render(item)
-                self.render,
+            (  # a deferred line of plain values: the writer thread calls render(item)
+                self._tag,
                 _time(),
-                (record.method, path, record.route, status, outcome),  # type: ignore[attr-defined]
+                record.method,  # type: ignore[attr-defined]
+                path,
+                record.route,  # type: ignore[attr-defined]
+                status,
+                outcome,
                 rid,
                 trace_id,
                 span_id,
@@ -98,7 +103,24 @@ class AccessLogger:
 
     def render(self, item: tuple[Any, ...]) -> str:
         """The JSON line of a queued item (the writer thread calls this, in queue order)."""
-        _, ts, key, rid, trace_id, span_id, agent, duration, ttfb, peer, error = item
+        (
+            _,
+            ts,
+            method,
+            path,
+            route,
+            status,
+            outcome,
+            rid,
+            trace_id,
+            span_id,
+            agent,
+            duration,
+            ttfb,
+            peer,
+            error,
+        ) = item
+        key = (method, path, route, status, outcome)
         parts = self._parts.get(key)
         if parts is None:
             parts = self._fixed_parts(key)

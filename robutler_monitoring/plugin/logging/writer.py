@@ -49,7 +49,9 @@ _PIPE_ERRNOS = frozenset({errno.EPIPE, errno.ECONNRESET, errno.EBADF})
 _SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 OnDrop = Callable[[str, int], None]
-#: a line formatted by the writer thread: ``(render, *values)``, written as ``render(item)``
+#: a line formatted by the writer thread: ``(tag, *values)``, written as ``renderer(item)``
+#: (the tag from :meth:`LineWriter.renderer`; plain values only, so the garbage collector
+#: stops tracking the tuple while it waits in the queue)
 Deferred = tuple[Any, ...]
 
 
@@ -104,6 +106,7 @@ class LineWriter:
         self._last_drop: tuple[float, str] | None = None  # (time.monotonic(), reason)
         self._noticed = float("-inf")
         self._on_drop: list[OnDrop] = []
+        self._renderers: list[Callable[[Deferred], str]] = []
         self._closed = False
         self._thread: threading.Thread | None = None
         self._start()
@@ -131,11 +134,17 @@ class LineWriter:
                 callback(reason, count)
         self._on_drop.append(callback)
 
+    def renderer(self, render: Callable[[Deferred], str]) -> int:
+        """Register ``render`` for deferred lines; returns the tag their tuples start with."""
+        self._renderers.append(render)
+        return len(self._renderers) - 1
+
     def write(self, line: str | Deferred) -> None:
         """Queue one line (ending in a newline); never blocks (except at shutdown, bounded).
 
-        ``line`` may be a :data:`Deferred` line: a tuple whose first item renders the
-        tuple into the line, called by the writer thread when it takes the line.
+        ``line`` may be a :data:`Deferred` line: a tuple whose first item is the tag
+        :meth:`renderer` gave; the writer thread calls that renderer with the tuple when
+        it takes the line.
         """
         queue = self._queue
         if len(queue) >= self.max_queue:
@@ -223,7 +232,7 @@ class LineWriter:
             if type(item) is not str:
                 if type(item) is tuple:  # a deferred line: formatted here, in queue order
                     try:
-                        item = item[0](item)
+                        item = self._renderers[item[0]](item)
                     except Exception as exc:  # a formatting bug must not kill the writer
                         self._drop(drop_reason(exc), 1)
                         continue

@@ -208,9 +208,10 @@ def _broken(item: tuple[object, ...]) -> str:
 def test_deferred_lines_are_formatted_in_queue_order_with_the_other_lines() -> None:
     buffer = io.StringIO()
     writer = LineWriter(StreamOutput(buffer), max_queue=100_000)
+    tag = writer.renderer(_render)
     try:
         for i in range(3000):  # several chunks' worth
-            writer.write((_render, i) if i % 3 else f'{{"line":{i}}}\n')
+            writer.write((tag, i) if i % 3 else f'{{"line":{i}}}\n')
         assert writer.flush(5)
     finally:
         writer.close()
@@ -223,10 +224,11 @@ def test_a_deferred_line_that_fails_to_format_is_dropped_and_counted_and_the_wri
 ) -> None:
     buffer = io.StringIO()
     writer = LineWriter(StreamOutput(buffer), max_queue=1000)
+    broken, render = writer.renderer(_broken), writer.renderer(_render)
     try:
         writer.write('{"n":1}\n')
-        writer.write((_broken, 2))
-        writer.write((_render, 3))
+        writer.write((broken, 2))
+        writer.write((render, 3))
         assert writer.flush(5)
         writer.write('{"n":4}\n')  # the writer thread survived the bug
         assert writer.flush(5)
@@ -245,9 +247,10 @@ def test_a_deferred_line_that_fails_to_format_is_dropped_and_counted_and_the_wri
 def test_a_full_queue_drops_deferred_lines_too_and_counts_them() -> None:
     out = SlowOutput()
     writer = LineWriter(out, max_queue=100)
+    tag = writer.renderer(_render)
     try:
         for i in range(1000):
-            writer.write((_render, i) if i % 2 else f'{{"deferred":{i}}}\n')
+            writer.write((tag, i) if i % 2 else f'{{"deferred":{i}}}\n')
         assert 800 <= writer.dropped <= 900
         assert writer.drops()["queue_full"] == writer.dropped
         out.release.set()
