@@ -1,7 +1,7 @@
 """What users run, measured: `robutler serve` against plain uvicorn, under wrk.
 
-One command: ``.venv/bin/python benchmarks/bench_serve.py`` (about 10 minutes with the
-defaults; ``--quick`` for a 1-minute smoke run; ``--write-readme`` puts the table into
+One command: ``.venv/bin/python benchmarks/bench_serve.py`` (about 12 minutes with the
+defaults; ``--quick`` for a 2-minute smoke run; ``--write-readme`` puts the table into
 README.md's performance section). Needs ``wrk`` (Debian package ``wrk``) and ``taskset``.
 
 Servers (one worker each, uvicorn's defaults: uvloop + httptools, the same tiny Starlette
@@ -523,7 +523,7 @@ def report(
             "",
             f"Event-loop lag, {name} under {args.lag_seconds:g} s of wrk -c{args.connections} "
             f"(stdout to a pipe), {len(samples)} one-second samples: max **{max(samples):.1f} ms**, "
-            f"median {statistics.median(samples):.1f} ms, {sum(s >= 20 for s in samples)} samples >= 20 ms.",
+            f"median {statistics.median(samples):.1f} ms, {sum(s >= 20 for s in samples)} of them >= 20 ms.",
         ]
     if inproc:
         lines += [

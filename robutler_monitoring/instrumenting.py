@@ -46,7 +46,7 @@ def instrument(
     from .host.settings import ServeSettings
 
     config_path = _config_file(config)
-    settings = ServeSettings(config_path=config_path, disabled_plugins=disabled_plugins)
+    settings = ServeSettings(config_path=config_path, disabled_plugins=disabled_plugins, embedded=True)
     served = _served_app(app)
     pm = get_plugin_manager(settings.disabled_plugins)
     call_each(pm, "robutler_worker_prepare", settings=settings)

@@ -69,3 +69,23 @@ def test_bad_config_names_the_key() -> None:
 
     with pytest.raises(UsageError, match=r"usage\.max_label_values"):
         instrument(app, config={"usage": {"max_label_values": 0}})
+
+
+def test_an_instrumented_app_is_an_asgi_3_app_to_servers_that_guess() -> None:
+    """Plain uvicorn, gunicorn's worker, hypercorn and asgiref guess the interface from the app."""
+    import asyncio
+
+    import uvicorn
+
+    from robutler_monitoring import instrument
+    from robutler_monitoring.host.target import _is_asgi
+
+    async def app(scope: object, receive: object, send: object) -> None:
+        return None
+
+    wrapped = instrument(app)
+    assert asyncio.iscoroutinefunction(wrapped.__call__)  # type: ignore[operator]
+    config = uvicorn.Config(wrapped, lifespan="on")
+    config.load()
+    assert config.interface == "asgi3"
+    assert _is_asgi(wrapped)  # `robutler serve mod:app` takes it as TARGET

@@ -7,7 +7,7 @@ travels in ``h11_max_incomplete_event_size``, the setting uvicorn already has fo
 so it reaches ``--workers`` processes with the rest of uvicorn's config.
 
 The httptools subclass also sends each response's head and first body bytes in one
-system call (:class:`HeadWithBody`), where uvicorn makes two, and leaves closing idle
+system call (``headwrite.py``), where uvicorn makes two, and leaves closing idle
 keep-alive connections to one sweep per server (``keepalive.py``) instead of a timer
 made and cancelled for every request.
 
@@ -28,6 +28,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
 from .errors import HostError
+from .headwrite import HeadWithBody
 from .keepalive import sweep_for
 
 #: The default limit: 64 KiB, as nginx's largest default header buffers (4 x 8k) and more.
@@ -152,9 +153,18 @@ if HttpToolsProtocol is not None:
             self.idle_since: float | None = None
             self._sweep = sweep_for(server_state, self.loop, self.timeout_keep_alive)
 
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            #: every response cycle of this connection writes through it, in order
+            self._head_with_body = HeadWithBody(transport, self.loop)
+
         def data_received(self, data: bytes) -> None:
             """Feed the parser no more than the limit allows while a head is being read."""
             self.idle_since = None
+            # what the protocol itself writes from here (a 400, a 431, a websocket handshake)
+            # goes after a head still held
+            if self._head_with_body.held is not None:
+                self._head_with_body.flush()
             if not self._in_head:
                 super().data_received(data)
                 return
@@ -182,11 +192,12 @@ if HttpToolsProtocol is not None:
             super().on_headers_complete()
             if self.cycle is not before:  # no new cycle for a websocket upgrade: nothing to wrap
                 # the cycle just made: its head and first body write go out in one send
-                self.cycle.transport = HeadWithBody(self.transport, self.loop)  # type: ignore[assignment]
+                self.cycle.transport = self._head_with_body  # type: ignore[assignment]
 
         def on_response_complete(self) -> None:
             """uvicorn's, but an idle connection is closed by the server's sweep, not a timer of its own."""
             self.server_state.total_requests += 1
+            self._head_with_body.next_response()  # a pipelined response's head is its first write
             if self.transport.is_closing():
                 return
             self._unset_keepalive_if_required()
@@ -205,65 +216,5 @@ if HttpToolsProtocol is not None:
 
         def shutdown(self) -> None:
             """Send a head still held first: uvicorn closes an idle connection's transport directly."""
-            transport = self.cycle.transport if self.cycle is not None else None
-            if isinstance(transport, HeadWithBody):
-                transport.flush()
+            self._head_with_body.flush()
             super().shutdown()
-
-
-class HeadWithBody:
-    """A response's transport: the head waits for the first body write, and both go in one send.
-
-    uvicorn writes a response's head (status line and headers) and its body with two
-    ``transport.write`` calls: two system calls for nearly every response, the larger
-    share of what a small response costs the server. Here the head is kept until the
-    next write, which for most responses comes in the same step of the request's task;
-    if it does not (an app that sends its head, then waits), the head goes out on the
-    event loop's next turn (``call_soon``), so a client never waits on it for longer.
-    One per response cycle: only the cycle's writes go through it.
-    """
-
-    __slots__ = ("_held", "_loop", "_started", "_transport")
-
-    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
-        self._transport = transport
-        self._loop = loop
-        self._held: bytes | None = None
-        self._started = False
-
-    def write(self, data: bytes) -> None:
-        held = self._held
-        if held is not None:
-            self._held = None
-            if len(data) < _JOIN_BELOW:
-                self._transport.write(held + data)
-            else:  # no copy of a large body
-                self._transport.writelines((held, data))
-        elif self._started:
-            self._transport.write(data)
-        else:
-            self._started = True
-            self._held = data
-            self._loop.call_soon(self.flush)
-
-    def flush(self) -> None:
-        """Send a head still held (the loop's next turn, or before closing)."""
-        held = self._held
-        if held is not None:
-            self._held = None
-            if not self._transport.is_closing():
-                self._transport.write(held)
-
-    def close(self) -> None:
-        self.flush()
-        self._transport.close()
-
-    def is_closing(self) -> bool:
-        return self._transport.is_closing()
-
-    def __getattr__(self, name: str) -> Any:  # get_extra_info, abort, ...: the transport's own
-        return getattr(self._transport, name)
-
-
-#: below this body size the head and body are joined into one bytes object; above, writelines
-_JOIN_BELOW = 64 * 1024

@@ -37,7 +37,7 @@ class KeepAliveSweep:
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop, connections: Collection[Any], timeout: float) -> None:
-        self._loop = loop
+        self.loop = loop
         self._connections = connections
         self._timeout = timeout
         self._interval = sweep_interval(timeout)
@@ -46,11 +46,11 @@ class KeepAliveSweep:
     def arm(self) -> None:
         """Make sure a sweep is due (once per interval, while the server has connections)."""
         if self._handle is None:
-            self._handle = self._loop.call_later(self._interval, self._sweep)
+            self._handle = self.loop.call_later(self._interval, self._sweep)
 
     def _sweep(self) -> None:
         self._handle = None
-        deadline = self._loop.time() - self._timeout
+        deadline = self.loop.time() - self._timeout
         for conn in list(self._connections):
             since = getattr(conn, "idle_since", None)
             if since is not None and since <= deadline:
@@ -66,6 +66,6 @@ _sweeps: weakref.WeakKeyDictionary[Any, KeepAliveSweep] = weakref.WeakKeyDiction
 def sweep_for(server_state: Any, loop: asyncio.AbstractEventLoop, timeout: float) -> KeepAliveSweep:
     """The sweep of the server whose state is ``server_state`` (made by its first connection)."""
     sweep = _sweeps.get(server_state)
-    if sweep is None:
+    if sweep is None or sweep.loop is not loop:  # a server run again on a new loop sweeps anew
         sweep = _sweeps[server_state] = KeepAliveSweep(loop, server_state.connections, timeout)
     return sweep

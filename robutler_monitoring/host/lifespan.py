@@ -10,7 +10,7 @@ from typing import Any
 import pluggy
 
 from .drain import DrainOnSignal
-from .plugins import call_each, failure_message, failures_of, traceback_text
+from .plugins import failure_message, failures_of, traceback_text
 from .settings import ServeSettings
 from .types import ASGIApp, Message, Receive, Scope, Send
 
@@ -31,12 +31,11 @@ class LifespanHooks:
         self.pm = pm
         self.settings = settings
 
-    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
-        # A plain function returning the app's own coroutine: requests pass through without
-        # a coroutine of this layer (the server is told the interface is ASGI 3, see serve.py).
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "lifespan":
-            return self.app(scope, receive, send)
-        return self._lifespan(scope, receive, send)
+            await self.app(scope, receive, send)
+            return
+        await self._lifespan(scope, receive, send)
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         state: dict[str, Any] = {"started": False, "failed": False}
@@ -57,7 +56,7 @@ class LifespanHooks:
             if state["failed"]:
                 return
             if message["type"] == "lifespan.startup.complete":
-                self._ready()
+                await self._ready()
             elif message["type"] == "lifespan.shutdown.complete":
                 await self._shutdown()
             await send(message)
@@ -80,7 +79,7 @@ class LifespanHooks:
                 if error is not None:
                     await send({"type": "lifespan.startup.failed", "message": error})
                     return
-                self._ready()
+                await self._ready()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self._shutdown()
@@ -103,9 +102,14 @@ class LifespanHooks:
         DrainOnSignal(self.pm, self.settings).install()
         return None
 
-    def _ready(self) -> None:
+    async def _ready(self) -> None:
         """The app has started: ``robutler_ready`` before the server takes requests (failures logged)."""
-        call_each(self.pm, "robutler_ready", warn=log.warning, settings=self.settings)
+        results, failures = failures_of(self.pm, "robutler_ready", settings=self.settings)
+        for _, result in results:
+            if inspect.isawaitable(result):
+                await result
+        for plugin, exc in failures:
+            log.warning("%s", failure_message(plugin, "robutler_ready", exc), exc_info=exc)
 
     async def _shutdown(self) -> None:
         """Every plugin's shutdown hook, each on its own: one failing does not skip the others."""
@@ -115,3 +119,19 @@ class LifespanHooks:
                 await result
         for plugin, exc in failures:
             log.error("%s", failure_message(plugin, "robutler_shutdown", exc), exc_info=exc)
+
+
+class ServedLifespanHooks(LifespanHooks):
+    """:class:`LifespanHooks` for ``robutler serve``, which tells uvicorn the app is ASGI 3.
+
+    A plain function returning the app's own coroutine: requests pass through without a
+    coroutine of this layer. Only where the server is told the interface (``serve.py``):
+    servers that guess it (plain uvicorn, gunicorn's worker, hypercorn, asgiref) would take
+    a plain ``__call__`` for ASGI 2, so :func:`~robutler_monitoring.instrument` keeps the
+    ``async def`` one.
+    """
+
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:  # type: ignore[override]
+        if scope["type"] != "lifespan":
+            return self.app(scope, receive, send)
+        return self._lifespan(scope, receive, send)

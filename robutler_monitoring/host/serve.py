@@ -40,7 +40,7 @@ def serve(settings: ServeSettings, pm: pluggy.PluginManager) -> None:
     _check_port(settings.host, settings.port)  # after the input checks: those errors come first
     app: Any
     if single:
-        app = build_app(settings, pm, target)
+        app = build_app(settings, pm, target, served=True)
     else:
         os.environ[SETTINGS_ENV] = settings.to_json()
         app = WORKER_FACTORY
@@ -62,8 +62,8 @@ def serve(settings: ServeSettings, pm: pluggy.PluginManager) -> None:
         "ssl_certfile": settings.ssl_certfile,
         "server_header": False,
         "http": http,
-        # LifespanHooks (outermost) is a plain callable returning a coroutine, which uvicorn's
-        # "auto" would take for ASGI 2
+        # the outermost layer (ServedLifespanHooks) is a plain callable returning a coroutine,
+        # which uvicorn's "auto" would take for ASGI 2
         "interface": "asgi3",
         # The request head limit of both protocol classes (see headers.py); plugins may change it.
         "h11_max_incomplete_event_size": settings.max_header_bytes or DEFAULT_MAX_HEADER_BYTES,

@@ -54,6 +54,9 @@ class ServeSettings:
     disabled_plugins: tuple[str, ...] = ()
     config_sections: tuple[str, ...] = ()
     plugin_options: dict[str, Any] = field(default_factory=dict)
+    #: True when another server serves the app (``instrument()``): process-wide tuning (the
+    #: garbage collector) is left to whoever runs that process
+    embedded: bool = False
     _slots: dict[Slot[Any], Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @property

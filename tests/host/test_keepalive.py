@@ -121,3 +121,24 @@ def test_a_sweep_closes_only_connections_idle_for_the_timeout_and_stops_when_non
         assert sweep._handle is None  # no connections: no timer left running
 
     asyncio.run(run())
+
+
+def test_a_server_run_again_on_a_new_loop_gets_a_sweep_of_its_own() -> None:
+    from uvicorn.server import ServerState
+
+    from robutler_monitoring.host.keepalive import sweep_for
+
+    state = ServerState()
+
+    async def run() -> _Conn:
+        loop = asyncio.get_running_loop()
+        conn = _Conn(loop.time() - 10.0)
+        state.connections.add(conn)  # type: ignore[arg-type]
+        sweep_for(state, loop, 0.1).arm()
+        await asyncio.sleep(sweep_interval(0.1) * 2)
+        state.connections.discard(conn)
+        return conn
+
+    first = asyncio.run(run())
+    second = asyncio.run(run())  # the first loop closed with a sweep armed on it
+    assert first.closed and second.closed

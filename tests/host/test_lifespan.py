@@ -104,6 +104,12 @@ def test_ready_runs_after_the_apps_own_start_up_and_before_the_server_is_told(
         def robutler_ready(self, settings: ServeSettings) -> None:
             events.append("ready")
 
+    class AsyncReady:
+        @hookimpl
+        async def robutler_ready(self, settings: ServeSettings) -> None:
+            await asyncio.sleep(0)
+            events.append("async ready")
+
     async def app(scope: Any, receive: Any, send: Any) -> None:
         if not speaks_lifespan:
             raise RuntimeError("no lifespan here")
@@ -118,6 +124,7 @@ def test_ready_runs_after_the_apps_own_start_up_and_before_the_server_is_told(
 
     pm = get_plugin_manager(load_entry_points=False)
     pm.register(Ready(), name="ready")
+    pm.register(AsyncReady(), name="async-ready")  # registered later: pluggy calls it first
     pm.register(Recorder("broken", fail_on="ready"), name="broken")
     sent: list[str] = []
 
@@ -135,5 +142,31 @@ def test_ready_runs_after_the_apps_own_start_up_and_before_the_server_is_told(
     with caplog.at_level(logging.WARNING):
         asyncio.run(go())
     started = ["app started"] if speaks_lifespan else []
-    assert events == [*started, "ready", "lifespan.startup.complete", "lifespan.shutdown.complete"]
+    # an async hook runs when awaited, after the plain ones were called; both before the server is told
+    assert events == [
+        *started,
+        "ready",
+        "async ready",
+        "lifespan.startup.complete",
+        "lifespan.shutdown.complete",
+    ]
     assert "broken" in caplog.text and "robutler_ready" in caplog.text  # logged; start-up went on
+
+
+def test_ready_is_not_called_when_start_up_fails() -> None:
+    pm = get_plugin_manager(load_entry_points=False)
+    broken = Recorder("broken", fail_on="startup")
+    pm.register(broken, name="broken")
+    assert _run(LifespanHooks(_lifespan_app, pm, ServeSettings())) == ["lifespan.startup.failed"]
+    assert "ready" not in broken.calls
+
+    async def failing_app(scope: Any, receive: Any, send: Any) -> None:
+        message = await receive()
+        assert message["type"] == "lifespan.startup"
+        await send({"type": "lifespan.startup.failed", "message": "no database"})
+
+    pm = get_plugin_manager(load_entry_points=False)
+    fine = Recorder("fine")
+    pm.register(fine, name="fine")
+    assert _run(LifespanHooks(failing_app, pm, ServeSettings())) == ["lifespan.startup.failed"]
+    assert fine.calls == ["startup"]

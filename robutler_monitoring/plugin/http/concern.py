@@ -36,8 +36,12 @@ class HttpConcern(Concern):
         """Tune this worker's garbage collector (``server.gc_freeze``, ``server.gc_threshold``).
 
         Once the app has started and before the first request: the collection before the
-        freeze (~50 ms with an SDK loaded) never pauses a worker that is serving.
+        freeze (~50 ms with an SDK loaded) never pauses a worker that is serving. Only in
+        ``robutler serve``'s workers: an app that ``instrument()`` wraps runs in someone
+        else's process (a test suite starting it a hundred times, say).
         """
+        if rt.settings.embedded:
+            return
         if rt.cfg.server.gc_threshold is not None:
             set_young_threshold(rt.cfg.server.gc_threshold)
         if rt.cfg.server.gc_freeze:

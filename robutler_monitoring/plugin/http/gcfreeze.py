@@ -19,17 +19,31 @@ allocations of tracked objects, which a server's requests reach every few dozen 
 under load those collections took about 4 % of a worker's CPU on the benchmark machine. A
 threshold of 7000 collects ten times less often; what a young collection walks is what is
 alive then (the requests in flight), so each costs about the same, and cyclic garbage waits
-a little longer to be reclaimed (a few MB at most).
+a little longer to be reclaimed (a few MB at most). An app that set its own threshold
+(at import or in its start-up) keeps it.
+
+Both run only in ``robutler serve``'s workers, not in a process that serves an
+``instrument()``-ed app (``ServeSettings.embedded``).
 """
 
 from __future__ import annotations
 
 import gc
 
+#: CPython's own first threshold: anything else was set by the app, which knows better
+PYTHON_DEFAULT_THRESHOLD = 700
 
-def set_young_threshold(threshold: int) -> None:
-    """Collect the youngest generation every ``threshold`` net allocations (the older two unchanged)."""
-    gc.set_threshold(threshold, *gc.get_threshold()[1:])
+
+def set_young_threshold(threshold: int) -> bool:
+    """Collect the youngest generation every ``threshold`` net allocations (the older two unchanged).
+
+    Left alone (False) when the process no longer has CPython's default: the app tuned it.
+    """
+    current = gc.get_threshold()
+    if current[0] != PYTHON_DEFAULT_THRESHOLD:
+        return False
+    gc.set_threshold(threshold, *current[1:])
+    return True
 
 
 def freeze_now() -> int:

@@ -48,7 +48,7 @@ class AccessLogger:
     >>> # rt.subscribe("http", on_end=AccessLogger(sink, skip_paths=("/health", "/metrics")))
     """
 
-    __slots__ = ("_client", "_parts", "_peer", "_tag", "_write", "sink", "skip_paths")
+    __slots__ = ("_client", "_parts", "_tag", "_write", "sink", "skip_paths")
 
     def __init__(self, sink: LogSink, skip_paths: Iterable[str] = ()) -> None:
         self.sink = sink
@@ -57,9 +57,8 @@ class AccessLogger:
         self._tag = sink.writer.renderer(self.render) if sink.json else -1
         #: the line's fixed parts per key, masked and quoted once: (head, fields); writer thread only
         self._parts: dict[_Key, tuple[str, str]] = {}
-        #: the last peer and its quoted ``client`` value (writer thread only)
-        self._peer: object = _NO_PEER
-        self._client = "null"
+        #: the last peer and its quoted ``client`` value (writer thread only), swapped as one
+        self._client: tuple[object, str] = (_NO_PEER, "null")
 
     def __call__(self, record: Operation) -> None:
         """Queue the access line for ``record`` unless its path is skipped or its level is off."""
@@ -129,15 +128,16 @@ class AccessLogger:
             context += f',"trace_id":"{trace_id}","span_id":"{span_id}"'
         if agent is not None:
             context += ',"agent":' + _quote(agent)
-        if peer is not self._peer:  # one tuple per connection: keep-alive requests reuse it
-            self._peer = peer
-            self._client = "null" if not peer else _quote(f"{peer[0]}:{peer[1]}")
+        last, client = self._client
+        if peer is not last:  # one tuple per connection: keep-alive requests reuse it
+            client = "null" if not peer else _quote(f"{peer[0]}:{peer[1]}")
+            self._client = (peer, client)
         tail = "}\n" if error is None else ',"error":' + _quote(error) + "}\n"
         return (
             f'{{"timestamp":"{iso_utc(ts)}{parts[0]}{context}{parts[1]}'
             f',"duration_ms":{(duration or 0.0) * 1000:.3f}'
             f',"ttfb_ms":{"null" if ttfb is None else f"{ttfb * 1000:.3f}"}'
-            f',"client":{self._client}{tail}'
+            f',"client":{client}{tail}'
         )
 
     def _fixed_parts(self, key: _Key) -> tuple[str, str]:

@@ -136,8 +136,9 @@ class LineWriter:
 
     def renderer(self, render: Callable[[Deferred], str]) -> int:
         """Register ``render`` for deferred lines; returns the tag their tuples start with."""
-        self._renderers.append(render)
-        return len(self._renderers) - 1
+        with self._drop_lock:
+            self._renderers.append(render)
+            return len(self._renderers) - 1
 
     def write(self, line: str | Deferred) -> None:
         """Queue one line (ending in a newline); never blocks (except at shutdown, bounded).
@@ -190,9 +191,11 @@ class LineWriter:
         self._closed = True
         self._hurry.set()
         self._wake.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
-        self._drain()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        if thread is None or not thread.is_alive():  # never two threads draining (and rendering) at once
+            self._drain()
         self.output.close()
         atexit.unregister(self.close)
 

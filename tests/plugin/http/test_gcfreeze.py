@@ -74,3 +74,66 @@ def test_a_threshold_that_would_stop_collection_is_refused(tmp_path: Path) -> No
     assert done.returncode == 2
     assert "gc_threshold" in done.stderr and "0" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+TUNED_APP = "import gc\ngc.set_threshold(50_000, 20, 20)\n" + APP
+
+
+@pytest.mark.slow
+def test_an_app_that_tuned_its_own_collector_keeps_its_threshold(tmp_path: Path) -> None:
+    (tmp_path / "tunedapp.py").write_text(TUNED_APP)
+    with robutler_serve("tunedapp.py:app", tmp_path=tmp_path, cwd=tmp_path) as server:
+        assert _threshold(server.base_url) == 50_000
+
+
+INSTRUMENTED = """
+import asyncio, gc, json
+from robutler_monitoring import instrument
+
+async def app(scope, receive, send):
+    while True:
+        message = await receive()
+        kind = message["type"].rsplit(".", 1)[-1]
+        await send({"type": f"lifespan.{kind}.complete"})
+        if kind == "shutdown":
+            return
+
+before = [list(gc.get_threshold()), gc.get_freeze_count()]
+wrapped = instrument(app)
+
+async def run():
+    queue = asyncio.Queue()
+    await queue.put({"type": "lifespan.startup"})
+    await queue.put({"type": "lifespan.shutdown"})
+    sent = []
+    async def send(message):
+        sent.append(message["type"])
+    await wrapped({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, queue.get, send)
+    return sent
+
+sent = asyncio.run(run())
+after = [list(gc.get_threshold()), gc.get_freeze_count()]
+with open("result.json", "w") as out:  # stdout is the log's now
+    json.dump({"sent": sent, "before": before, "after": after}, out)
+"""
+
+
+@pytest.mark.slow
+def test_an_instrumented_app_leaves_the_host_process_collector_alone(tmp_path: Path) -> None:
+    """instrument() runs inside someone else's server or test suite: no freeze, no threshold."""
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", INSTRUMENTED],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["sent"] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert result["after"] == result["before"]  # [[700, 10, 10], 0]

@@ -3,7 +3,7 @@
 The real uvicorn httptools protocol (our subclass) and its RequestResponseCycle run on
 a real event loop; only the socket is replaced by a transport that records each
 ``write``/``writelines`` call, since the number of sends is what a real server cannot show.
-``test_headers_wire.py`` checks the same behaviour through ``robutler serve``.
+``test_headwrite_wire.py`` checks the same behaviour through ``robutler serve``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import pytest
 from uvicorn.config import Config
 from uvicorn.server import ServerState
 
-from robutler_monitoring.host.headers import HeadWithBody, protocol_class
+from robutler_monitoring.host.headers import protocol_class
+from robutler_monitoring.host.headwrite import HeadWithBody
 
 App = Callable[[Any, Any, Any], Awaitable[None]]
 BIG = 1024 * 1024
@@ -298,3 +299,103 @@ def test_head_with_body_directly() -> None:
         assert wrapped.get_extra_info("peername") == ("127.0.0.1", 40000)  # the transport's own
 
     asyncio.run(go())
+
+
+def _path_app() -> App:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        body = scope["path"].encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-length", b"%d" % len(body))],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+def test_a_held_head_stays_ahead_of_the_next_responses_writes() -> None:
+    """A HEAD answer is only a head, held a loop turn; the next pipelined response may write
+    before that turn (an eager task factory runs its first step at once): it goes after it."""
+
+    async def go() -> RecordingTransport:
+        real = RecordingTransport()
+        out = HeadWithBody(real, asyncio.get_running_loop())  # type: ignore[arg-type]
+        out.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")  # HEAD /a: held
+        out.next_response()
+        out.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")  # GET /b, before any turn
+        out.write(b"/b")
+        await _turns()
+        return real
+
+    real = asyncio.run(go())
+    assert real.wire() == b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n" * 2 + b"/b"
+
+
+def test_every_response_of_a_connection_writes_through_one_head_with_body() -> None:
+    seen: list[Any] = []
+
+    async def go() -> None:
+        protocol, _ = _connect(_path_app())
+        protocol.data_received(b"HEAD /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+        seen.append(protocol.cycle.transport)
+        await _turns(30)
+        protocol.data_received(b"GET /c HTTP/1.1\r\nHost: x\r\n\r\n")
+        seen.append(protocol.cycle.transport)
+        await _turns(30)
+
+    asyncio.run(go())
+    assert isinstance(seen[0], HeadWithBody) and seen[0] is seen[1]  # one per connection: one queue of writes
+
+
+def test_100_continue_is_not_held_and_the_response_still_goes_in_one_send() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        message = await receive()  # reading the body makes uvicorn send 100 Continue first
+        body = message["body"]
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-length", b"%d" % len(body))],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async def go() -> RecordingTransport:
+        protocol, transport = _connect(app)
+        protocol.data_received(
+            b"POST /up HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"
+        )
+        await _turns(1)
+        assert transport.sends() == [b"HTTP/1.1 100 Continue\r\n\r\n"]  # at once, not a turn later
+        protocol.data_received(b"hello")
+        await _turns()
+        return transport
+
+    transport = asyncio.run(go())
+    sends = transport.sends()
+    assert len(sends) == 2
+    assert sends[1].startswith(b"HTTP/1.1 200 OK\r\n") and sends[1].endswith(b"\r\n\r\nhello")
+
+
+def test_writelines_and_write_eof_go_after_a_held_head() -> None:
+    class EofTransport(RecordingTransport):
+        def write_eof(self) -> None:
+            self.calls.append(("eof", b""))
+
+    async def go() -> EofTransport:
+        loop = asyncio.get_running_loop()
+        real = EofTransport()
+        out = HeadWithBody(real, loop)  # type: ignore[arg-type]
+        out.write(b"HEAD\r\n\r\n")
+        out.writelines([b"a", b"b"])
+        out.next_response()
+        out.write(b"HEAD2\r\n\r\n")
+        out.write_eof()
+        return real
+
+    real = asyncio.run(go())
+    assert [kind for kind, _ in real.calls] == ["write", "writelines", "write", "eof"]
+    assert real.wire() == b"HEAD\r\n\r\nabHEAD2\r\n\r\n"
