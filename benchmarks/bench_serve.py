@@ -205,19 +205,24 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def wrk(url: str, seconds: float, connections: int) -> tuple[float, int]:
-    """(requests per second, requests) that wrk (one thread, pinned to core 1) reached."""
-    done = subprocess.run(
-        [*_pin(1), "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", url],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    found = re.search(r"Requests/sec:\s+([\d.]+)", done.stdout)
-    total = re.search(r"(\d+) requests in", done.stdout)
+def wrk_argv(url: str, seconds: float, connections: int) -> list[str]:
+    """wrk with one thread, pinned to core 1, for ``seconds`` (whole seconds, at least 1)."""
+    return [*_pin(1), "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", url]
+
+
+def wrk_result(url: str, output: str) -> tuple[float, int]:
+    """(requests per second, requests) from wrk's report."""
+    found = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    total = re.search(r"(\d+) requests in", output)
     if not found or not total:
-        raise SystemExit(f"wrk failed on {url}: {done.stdout}{done.stderr}")
+        raise SystemExit(f"wrk failed on {url}: {output}")
     return float(found.group(1)), int(total.group(1))
+
+
+def wrk(url: str, seconds: float, connections: int) -> tuple[float, int]:
+    """(requests per second, requests) that wrk reached."""
+    done = subprocess.run(wrk_argv(url, seconds, connections), capture_output=True, text=True, check=False)
+    return wrk_result(url, done.stdout + done.stderr)
 
 
 def ttfb_ms(port: int, n: int) -> float:
@@ -277,29 +282,12 @@ def side_by_side(args: argparse.Namespace, scratch: Path, output: str) -> dict[s
     cpu_us: dict[str, list[float]] = {name: [] for name in SERVERS}
 
     def load(seconds: float) -> list[int]:
+        urls = [s.base + path for s in servers]
         procs = [
-            subprocess.Popen(
-                [
-                    *_pin(1),
-                    "wrk",
-                    "-t1",
-                    f"-c{args.connections}",
-                    f"-d{max(1, round(seconds))}s",
-                    s.base + path,
-                ],
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-            for s in servers
+            subprocess.Popen(wrk_argv(url, seconds, args.connections), stdout=subprocess.PIPE, text=True)
+            for url in urls
         ]
-        counts = []
-        for proc in procs:
-            out = proc.communicate()[0]
-            found = re.search(r"(\d+) requests in", out)
-            if not found:
-                raise SystemExit(f"wrk failed: {out}")
-            counts.append(int(found.group(1)))
-        return counts
+        return [wrk_result(url, proc.communicate()[0])[1] for url, proc in zip(urls, procs, strict=True)]
 
     try:
         load(1)  # warm up
@@ -324,7 +312,7 @@ def lag(args: argparse.Namespace, scratch: Path, name: str) -> list[float]:
 
         url = server.base + "/items/42"
         load = subprocess.Popen(
-            [*_pin(1), "wrk", "-t1", f"-c{args.connections}", f"-d{max(1, round(args.lag_seconds))}s", url],
+            wrk_argv(url, args.lag_seconds, args.connections),
             stdout=subprocess.DEVNULL,
         )
         with httpx.Client(timeout=10) as client:

@@ -104,21 +104,20 @@ class LifespanHooks:
 
     async def _ready(self) -> None:
         """The app has started: ``robutler_ready`` before the server takes requests (failures logged)."""
-        results, failures = failures_of(self.pm, "robutler_ready", settings=self.settings)
-        for _, result in results:
-            if inspect.isawaitable(result):
-                await result
-        for plugin, exc in failures:
-            log.warning("%s", failure_message(plugin, "robutler_ready", exc), exc_info=exc)
+        await self._each("robutler_ready", logging.WARNING)
 
     async def _shutdown(self) -> None:
         """Every plugin's shutdown hook, each on its own: one failing does not skip the others."""
-        results, failures = failures_of(self.pm, "robutler_shutdown", settings=self.settings)
+        await self._each("robutler_shutdown", logging.ERROR)
+
+    async def _each(self, hook: str, level: int) -> None:
+        """Every plugin's ``hook`` (awaited when async); a failure is logged and skips nothing."""
+        results, failures = failures_of(self.pm, hook, settings=self.settings)
         for _, result in results:
             if inspect.isawaitable(result):
                 await result
         for plugin, exc in failures:
-            log.error("%s", failure_message(plugin, "robutler_shutdown", exc), exc_info=exc)
+            log.log(level, "%s", failure_message(plugin, hook, exc), exc_info=exc)
 
 
 class ServedLifespanHooks(LifespanHooks):

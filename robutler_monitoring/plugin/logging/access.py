@@ -67,11 +67,12 @@ class AccessLogger:
             return
         status = record.status  # type: ignore[attr-defined]
         outcome = record.outcome
-        if (_ERROR if status >= 500 or outcome == "error" else _INFO) < self.sink.min_levelno:
+        error_line = status >= 500 or outcome == "error"
+        if (_ERROR if error_line else _INFO) < self.sink.min_levelno:
             return
         if self._write is None:
             assert isinstance(record, HttpRequest)
-            self._emit_entry(record, status >= 500 or outcome == "error")
+            self._emit_entry(record, error_line)
             return
         # what the context says now, in the request's own context: the keys build_entry finds
         op = _current_operation()

@@ -194,7 +194,8 @@ class LineWriter:
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
-        if thread is None or not thread.is_alive():  # never two threads draining (and rendering) at once
+        # never two threads draining (and rendering) at once: a writer stuck past the timeout keeps its lines
+        if thread is None or thread is threading.current_thread() or not thread.is_alive():
             self._drain()
         self.output.close()
         atexit.unregister(self.close)

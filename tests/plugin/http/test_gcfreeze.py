@@ -24,7 +24,15 @@ async def app(scope, receive, send):
 
 
 def _frozen(base: str) -> int:
-    return int(httpx.get(base + "/frozen", timeout=10).text)
+    return _read(base, "/frozen")
+
+
+def _threshold(base: str) -> int:
+    return _read(base, "/threshold")
+
+
+def _read(base: str, path: str) -> int:
+    return int(httpx.get(base + path, timeout=10).text)
 
 
 @pytest.mark.slow
@@ -47,10 +55,6 @@ def test_gc_freeze_false_leaves_the_collector_alone(tmp_path: Path) -> None:
         while time.monotonic() < until:
             assert _frozen(server.base_url) == 0
             time.sleep(0.1)
-
-
-def _threshold(base: str) -> int:
-    return int(httpx.get(base + "/threshold", timeout=10).text)
 
 
 @pytest.mark.slow
