@@ -1,10 +1,11 @@
 """The access log: one record per finished request, from the end of each ``HttpRequest``.
 
 Replaces uvicorn's access log. In JSON format the line has the same keys, order and
-masking as every other line (``entry.py``), built in one f-string: no loguru record,
+masking as every other line (``entry.py``), built in one format call: no loguru record,
 no frame inspection, no intermediate dict. The parts that only depend on method,
 path, route, status and outcome are masked and quoted once and cached. The request
-path only queues the line's values; the writer thread formats them in batches.
+path only queues the line's values; the writer thread formats them in batches (the
+date and time to the second once a second, the rest with one ``%`` call).
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from ...events import HttpRequest, Operation
 from ...events import current_operation as _current_operation
 from ..http.context import request_id_var
 from ..secrets import scrub_text
-from .entry import iso_utc
+from . import trace_ids as _trace_ids
+from .entry import _MILLIS, iso_utc
 from .sink import LEVEL_NUMBERS, LogSink
-from .trace_ids import current_trace_ids
 
 ACCESS_LOGGER = "robutler.access"
 _INFO = LEVEL_NUMBERS["INFO"]
@@ -31,6 +32,10 @@ _MAX_CACHED = 4096
 _Key = tuple[str, str, str | None, int, str | None]
 _NO_PEER = object()
 _request_id_get = request_id_var.get
+_NO_IDS = (None, None)
+#: the usual line after its timestamp's second: milliseconds, fixed parts, context, fixed
+#: fields, then duration and time to first byte (one ``%`` call formats both numbers)
+_LINE = '%s%s%s%s%s,"duration_ms":%.3f,"ttfb_ms":%.3f,"client":%s}\n'
 
 
 class AccessLogger:
@@ -48,7 +53,7 @@ class AccessLogger:
     >>> # rt.subscribe("http", on_end=AccessLogger(sink, skip_paths=("/health", "/metrics")))
     """
 
-    __slots__ = ("_client", "_parts", "_tag", "_write", "sink", "skip_paths")
+    __slots__ = ("_client", "_parts", "_second", "_tag", "_write", "sink", "skip_paths")
 
     def __init__(self, sink: LogSink, skip_paths: Iterable[str] = ()) -> None:
         self.sink = sink
@@ -59,6 +64,8 @@ class AccessLogger:
         self._parts: dict[_Key, tuple[str, str]] = {}
         #: the last peer and its quoted ``client`` value (writer thread only), swapped as one
         self._client: tuple[object, str] = (_NO_PEER, "null")
+        #: the current second and the line's start up to it (writer thread only)
+        self._second: tuple[int, str] = (-1, "")
 
     def __call__(self, record: Operation) -> None:
         """Queue the access line for ``record`` unless its path is skipped or its level is off."""
@@ -70,18 +77,25 @@ class AccessLogger:
         error_line = status >= 500 or outcome == "error"
         if (_ERROR if error_line else _INFO) < self.sink.min_levelno:
             return
-        if self._write is None:
+        write = self._write
+        if write is None:
             assert isinstance(record, HttpRequest)
             self._emit_entry(record, error_line)
             return
         # what the context says now, in the request's own context: the keys build_entry finds
-        op = _current_operation()
-        rid = record.request_id or _request_id_get()
-        if rid is None and op is not None:
-            rid = op.request_id
-        trace_id, span_id = current_trace_ids()
+        # (the wrapper's requests carry their id and mostly no agent: look up only what is missing)
+        rid = record.request_id
+        agent = record.agent
+        if not rid or not agent:
+            op = _current_operation()
+            if not rid:
+                rid = _request_id_get()
+                if rid is None and op is not None:
+                    rid = op.request_id
+            if not agent:
+                agent = op.agent if op is not None else None  # the route's, else the run's
         exc = record.error
-        self._write(
+        write(
             (  # a deferred line of plain values: the writer thread calls render(item)
                 self._tag,
                 _time(),
@@ -91,9 +105,9 @@ class AccessLogger:
                 status,
                 outcome,
                 rid,
-                trace_id,
-                span_id,
-                record.agent or (op.agent if op is not None else None),  # the route's, else the run's
+                # the trace ids: one global read while tracing is off
+                _NO_IDS if _trace_ids._source is None else _trace_ids.current_trace_ids(),
+                agent,
                 record.duration_s,
                 record.ttfb_s,  # type: ignore[attr-defined]
                 record.peer,  # type: ignore[attr-defined]
@@ -103,39 +117,38 @@ class AccessLogger:
 
     def render(self, item: tuple[Any, ...]) -> str:
         """The JSON line of a queued item (the writer thread calls this, in queue order)."""
-        (
-            _,
-            ts,
-            method,
-            path,
-            route,
-            status,
-            outcome,
-            rid,
-            trace_id,
-            span_id,
-            agent,
-            duration,
-            ttfb,
-            peer,
-            error,
-        ) = item
-        key = (method, path, route, status, outcome)
-        parts = self._parts.get(key)
+        _, ts, method, path, route, status, outcome, rid, ids, agent, duration, ttfb, peer, error = item
+        parts = self._parts.get((method, path, route, status, outcome))
         if parts is None:
-            parts = self._fixed_parts(key)
-        context = "" if rid is None else ',"request_id":' + _quote(rid)
-        if trace_id is not None:
-            context += f',"trace_id":"{trace_id}","span_id":"{span_id}"'
-        if agent is not None:
-            context += ',"agent":' + _quote(agent)
+            parts = self._fixed_parts((method, path, route, status, outcome))
+        sec = int(ts)
+        second, stamp = self._second
+        if sec != second:  # the date and time to the second, formatted once a second
+            stamp = '{"timestamp":"' + iso_utc(sec)[:-5]
+            self._second = (sec, stamp)
         last, client = self._client
         if peer is not last:  # one tuple per connection: keep-alive requests reuse it
             client = "null" if not peer else _quote(f"{peer[0]}:{peer[1]}")
             self._client = (peer, client)
+        context = "" if rid is None else ',"request_id":' + _quote(rid)
+        if ids is not _NO_IDS and ids[0] is not None:
+            context += f',"trace_id":"{ids[0]}","span_id":"{ids[1]}"'
+        if agent is not None:
+            context += ',"agent":' + _quote(agent)
+        if ttfb is not None and error is None:  # most lines: one format call
+            return _LINE % (
+                stamp,
+                _MILLIS[int((ts - sec) * 1000)],
+                parts[0],
+                context,
+                parts[1],
+                (duration or 0.0) * 1000,
+                ttfb * 1000,
+                client,
+            )
         tail = "}\n" if error is None else ',"error":' + _quote(error) + "}\n"
         return (
-            f'{{"timestamp":"{iso_utc(ts)}{parts[0]}{context}{parts[1]}'
+            f"{stamp}{_MILLIS[int((ts - sec) * 1000)]}{parts[0]}{context}{parts[1]}"
             f',"duration_ms":{(duration or 0.0) * 1000:.3f}'
             f',"ttfb_ms":{"null" if ttfb is None else f"{ttfb * 1000:.3f}"}'
             f',"client":{client}{tail}'

@@ -295,3 +295,20 @@ def test_the_access_line_of_a_traced_request_carries_its_span_ids() -> None:
     (server,) = exporter.get_finished_spans()
     assert (line["message"], line["trace_id"]) == ("POST /x 200", format(server.context.trace_id, "032x"))
     assert line["span_id"] == format(server.context.span_id, "016x")
+
+
+def test_the_timestamp_follows_every_line_across_seconds_and_a_clock_stepped_back() -> None:
+    # the second is formatted once and reused: each line must still show its own time
+    with captured(level="INFO") as logs:
+        logger = AccessLogger(logs.handle.sink)
+        base = ("GET", "/a", "/a", 200, "success", "rid", (None, None), None, 0.001, 0.0005, None, None)
+        times = (1_700_000_000.9995, 1_700_000_001.0, 1_700_000_001.25, 1_699_999_999.5, 1_700_000_001.999)
+        lines = [json.loads(logger.render((0, ts, *base))) for ts in times]
+    assert [line["timestamp"] for line in lines] == [
+        "2023-11-14T22:13:20.999Z",
+        "2023-11-14T22:13:21.000Z",
+        "2023-11-14T22:13:21.250Z",
+        "2023-11-14T22:13:19.500Z",
+        "2023-11-14T22:13:21.999Z",
+    ]
+    assert lines[0]["duration_ms"] == 1.0 and lines[0]["ttfb_ms"] == 0.5
