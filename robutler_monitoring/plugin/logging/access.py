@@ -20,7 +20,7 @@ from ...events import current_operation as _current_operation
 from ..http.context import request_id_var
 from ..secrets import scrub_text
 from . import trace_ids as _trace_ids
-from .entry import _MILLIS, iso_utc
+from .entry import MILLIS, utc_second
 from .sink import LEVEL_NUMBERS, LogSink
 
 ACCESS_LOGGER = "robutler.access"
@@ -33,8 +33,9 @@ _Key = tuple[str, str, str | None, int, str | None]
 _NO_PEER = object()
 _request_id_get = request_id_var.get
 _NO_IDS = (None, None)
-#: the usual line after its timestamp's second: milliseconds, fixed parts, context, fixed
-#: fields, then duration and time to first byte (one ``%`` call formats both numbers)
+#: the usual line (no error, a first byte): the start up to the timestamp's second, its
+#: milliseconds, fixed parts, context, fixed fields, then duration and time to first byte
+#: (one ``%`` call formats both numbers)
 _LINE = '%s%s%s%s%s,"duration_ms":%.3f,"ttfb_ms":%.3f,"client":%s}\n'
 
 
@@ -106,7 +107,7 @@ class AccessLogger:
                 outcome,
                 rid,
                 # the trace ids: one global read while tracing is off
-                _NO_IDS if _trace_ids._source is None else _trace_ids.current_trace_ids(),
+                _NO_IDS if _trace_ids.source is None else _trace_ids.current_trace_ids(),
                 agent,
                 record.duration_s,
                 record.ttfb_s,  # type: ignore[attr-defined]
@@ -124,21 +125,21 @@ class AccessLogger:
         sec = int(ts)
         second, stamp = self._second
         if sec != second:  # the date and time to the second, formatted once a second
-            stamp = '{"timestamp":"' + iso_utc(sec)[:-5]
+            stamp = '{"timestamp":"' + utc_second(sec)
             self._second = (sec, stamp)
         last, client = self._client
         if peer is not last:  # one tuple per connection: keep-alive requests reuse it
             client = "null" if not peer else _quote(f"{peer[0]}:{peer[1]}")
             self._client = (peer, client)
         context = "" if rid is None else ',"request_id":' + _quote(rid)
-        if ids is not _NO_IDS and ids[0] is not None:
+        if ids[0] is not None:
             context += f',"trace_id":"{ids[0]}","span_id":"{ids[1]}"'
         if agent is not None:
             context += ',"agent":' + _quote(agent)
         if ttfb is not None and error is None:  # most lines: one format call
             return _LINE % (
                 stamp,
-                _MILLIS[int((ts - sec) * 1000)],
+                MILLIS[int((ts - sec) * 1000)],
                 parts[0],
                 context,
                 parts[1],
@@ -148,7 +149,7 @@ class AccessLogger:
             )
         tail = "}\n" if error is None else ',"error":' + _quote(error) + "}\n"
         return (
-            f"{stamp}{_MILLIS[int((ts - sec) * 1000)]}{parts[0]}{context}{parts[1]}"
+            f"{stamp}{MILLIS[int((ts - sec) * 1000)]}{parts[0]}{context}{parts[1]}"
             f',"duration_ms":{(duration or 0.0) * 1000:.3f}'
             f',"ttfb_ms":{"null" if ttfb is None else f"{ttfb * 1000:.3f}"}'
             f',"client":{client}{tail}'

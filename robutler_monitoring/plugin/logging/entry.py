@@ -37,7 +37,12 @@ _MAX_DEPTH = 32
 
 _second: tuple[int, str] = (-1, "")
 #: ".000Z" ... ".999Z": the millisecond part without a format call per line
-_MILLIS = tuple(f".{i:03d}Z" for i in range(1000))
+MILLIS = tuple(f".{i:03d}Z" for i in range(1000))
+
+
+def utc_second(sec: int) -> str:
+    """``2024-05-01T12:00:00`` for a whole Unix second: a timestamp up to its milliseconds (``MILLIS``)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
 
 
 def iso_utc(ts: float) -> str:
@@ -46,9 +51,9 @@ def iso_utc(ts: float) -> str:
     sec = int(ts)
     cached_sec, prefix = _second
     if sec != cached_sec:
-        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
+        prefix = utc_second(sec)
         _second = (sec, prefix)
-    return prefix + _MILLIS[int((ts - sec) * 1000)]
+    return prefix + MILLIS[int((ts - sec) * 1000)]
 
 
 def exception_info(

@@ -12,20 +12,22 @@ from collections.abc import Callable
 TraceIdsSource = Callable[[], tuple[str | None, str | None]]
 
 _NONE: tuple[None, None] = (None, None)
-_source: TraceIdsSource | None = None
+#: the installed function, or None while tracing is off; hot paths may read it directly
+#: (``trace_ids.source is None``) to skip the call
+source: TraceIdsSource | None = None
 
 
-def set_trace_ids_source(source: TraceIdsSource | None) -> TraceIdsSource | None:
+def set_trace_ids_source(new: TraceIdsSource | None) -> TraceIdsSource | None:
     """Install (or, with None, remove) the function that returns the current ids; returns the previous."""
-    global _source
-    previous, _source = _source, source
+    global source
+    previous, source = source, new
     return previous
 
 
 def current_trace_ids() -> tuple[str | None, str | None]:
     """``(trace_id, span_id)`` as hex strings of the current sampled span, or ``(None, None)``."""
-    source = _source
-    return _NONE if source is None else source()
+    installed = source
+    return _NONE if installed is None else installed()
 
 
 def warm_up() -> None:
