@@ -26,7 +26,8 @@ class LogDropMetrics:
         self.dropped = Counter(
             "robutler_log_lines_dropped_total",
             "Log lines lost, by reason: queue_full (the writer fell behind), broken_pipe "
-            "(nobody reads the output), no_space (disk full), output_error (any other write error).",
+            "(nobody reads the output), no_space (disk full), output_error (any other write error), "
+            "format_error (a line could not be formatted).",
             ["reason"],
             registry=registry,
         )

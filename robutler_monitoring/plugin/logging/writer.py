@@ -14,8 +14,9 @@ an ``O_APPEND`` file).
 A line may be queued as its values with the function that formats it (:data:`Deferred`): the
 writer thread formats it when it takes it, so formatting happens in batches, off the
 event loop. Lines that cannot be written are counted by reason (:data:`DROP_REASONS`): the
-queue was full, the reader of a pipe went away, the disk is full, or another
-output error. A full queue is reported in a WARNING line once the writer catches
+queue was full, the reader of a pipe went away, the disk is full, another
+output error, or a deferred line whose formatting failed (a bug, not the output's fault).
+A full queue is reported in a WARNING line once the writer catches
 up; an output failure is reported on stderr (at most once a minute), since the
 output itself cannot carry the news.
 
@@ -44,7 +45,7 @@ LINGER_S = 0.02
 #: how often an output failure is repeated on stderr at most (seconds)
 NOTICE_INTERVAL_S = 60.0
 #: why lines are lost, the ``reason`` label of ``robutler_log_lines_dropped_total``
-DROP_REASONS = ("queue_full", "broken_pipe", "no_space", "output_error")
+DROP_REASONS = ("queue_full", "broken_pipe", "no_space", "output_error", "format_error")
 _PIPE_ERRNOS = frozenset({errno.EPIPE, errno.ECONNRESET, errno.EBADF})
 _SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
@@ -237,8 +238,8 @@ class LineWriter:
                 if type(item) is tuple:  # a deferred line: formatted here, in queue order
                     try:
                         item = self._renderers[item[0]](item)
-                    except Exception as exc:  # a formatting bug must not kill the writer
-                        self._drop(drop_reason(exc), 1)
+                    except Exception:  # a formatting bug must not kill the writer
+                        self._drop("format_error", 1)
                         continue
                 else:  # a flush marker
                     self._emit(chunk)
@@ -285,8 +286,13 @@ class LineWriter:
             return  # said recently, or stderr is the broken output itself
         self._noticed = now
         counts = ", ".join(f"{r}: {n}" for r, n in self.drops().items() if n)
+        what = (
+            "a log line could not be formatted (a bug: please report it)"
+            if reason == "format_error"
+            else f"log output failed ({reason.replace('_', ' ')})"
+        )
         text = (
-            f"robutler: log output failed ({reason.replace('_', ' ')}); lines are being dropped "
+            f"robutler: {what}; lines are being dropped "
             f"({counts} so far; see robutler_log_lines_dropped_total)\n"
         )
         with contextlib.suppress(OSError):
