@@ -33,10 +33,11 @@ _Key = tuple[str, str, str | None, int, str | None]
 _NO_PEER = object()
 _request_id_get = request_id_var.get
 _NO_IDS = (None, None)
-#: the usual line (no error, a first byte): the start up to the timestamp's second, its
-#: milliseconds, fixed parts, context, fixed fields, then duration and time to first byte
-#: (one ``%`` call formats both numbers)
+#: the line: the start up to the timestamp's second, its milliseconds, fixed parts, context,
+#: fixed fields, then duration and time to first byte (one ``%`` call formats both numbers),
+#: then the client (and the error, when there is one)
 _LINE = '%s%s%s%s%s,"duration_ms":%.3f,"ttfb_ms":%.3f,"client":%s}\n'
+_LINE_NO_TTFB = _LINE.replace('"ttfb_ms":%.3f', '"ttfb_ms":null')
 
 
 class AccessLogger:
@@ -136,23 +137,26 @@ class AccessLogger:
             context += f',"trace_id":"{ids[0]}","span_id":"{ids[1]}"'
         if agent is not None:
             context += ',"agent":' + _quote(agent)
-        if ttfb is not None and error is None:  # most lines: one format call
-            return _LINE % (
+        tail = client if error is None else client + ',"error":' + _quote(error)
+        if ttfb is None:  # no first byte: one number less
+            return _LINE_NO_TTFB % (
                 stamp,
                 MILLIS[int((ts - sec) * 1000)],
                 parts[0],
                 context,
                 parts[1],
                 (duration or 0.0) * 1000,
-                ttfb * 1000,
-                client,
+                tail,
             )
-        tail = "}\n" if error is None else ',"error":' + _quote(error) + "}\n"
-        return (
-            f"{stamp}{MILLIS[int((ts - sec) * 1000)]}{parts[0]}{context}{parts[1]}"
-            f',"duration_ms":{(duration or 0.0) * 1000:.3f}'
-            f',"ttfb_ms":{"null" if ttfb is None else f"{ttfb * 1000:.3f}"}'
-            f',"client":{client}{tail}'
+        return _LINE % (
+            stamp,
+            MILLIS[int((ts - sec) * 1000)],
+            parts[0],
+            context,
+            parts[1],
+            (duration or 0.0) * 1000,
+            ttfb * 1000,
+            tail,
         )
 
     def _fixed_parts(self, key: _Key) -> tuple[str, str]:

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -60,17 +60,6 @@ def _app(bus: EventBus, lags: list[float]) -> Starlette:
     return Starlette(routes=[Route("/chat", chat, methods=["POST"])], lifespan=lifespan)
 
 
-class _Taken(SpanExporter):
-    """An exporter that takes every batch at once (and counts the spans)."""
-
-    def __init__(self) -> None:
-        self.spans = 0
-
-    def export(self, spans: Any) -> SpanExportResult:
-        self.spans += len(spans)
-        return SpanExportResult.SUCCESS
-
-
 def _p95(client: httpx.Client, url: str) -> float:
     durations = []
     for _ in range(REQUESTS):
@@ -85,15 +74,11 @@ def test_hanging_collector_no_lag_same_p95_drops_counted() -> None:
     hang_bus, ok_bus = EventBus(), EventBus()
     on_lags: list[float] = []
 
-    def tracing_to(url: str, bus: EventBus, registry: CollectorRegistry, exporter: Any = None) -> Tracing:
-        cfg = TracingConfig(enabled=True, otlp_endpoint=url, max_queue_size=64, export_timeout=60)
-        settings = resolve(cfg)
-        return Tracing(settings, bus=bus, registry=registry, exporter=exporter, schedule_delay=0.05).start()
-
-    taken = _Taken()
+    taken = InMemorySpanExporter()  # takes each batch at once
     with otlp_receiver(hang=True) as receiver:
-        tracing = tracing_to(receiver.url, hang_bus, registry)
-        answered = tracing_to(receiver.url, ok_bus, CollectorRegistry(), exporter=taken)
+        cfg = TracingConfig(enabled=True, otlp_endpoint=receiver.url, max_queue_size=64, export_timeout=60)
+        tracing = Tracing(resolve(cfg), bus=hang_bus, registry=registry, schedule_delay=0.05).start()
+        answered = Tracing(resolve(cfg), bus=ok_bus, exporter=taken, schedule_delay=0.05).start()
         app_on: Any = HttpProducer(tracing.wrap(_app(hang_bus, on_lags)), hang_bus, "/chat")
         app_ok: Any = HttpProducer(answered.wrap(_app(ok_bus, [])), ok_bus, "/chat")
         ratios = []
@@ -101,9 +86,11 @@ def test_hanging_collector_no_lag_same_p95_drops_counted() -> None:
             _p95(client, url_on + "/chat")  # warm up; the export thread gets stuck on the collector
             _p95(client, url_ok + "/chat")
             deadline = time.monotonic() + 20
-            while (receiver.requests == 0 or not taken.spans) and time.monotonic() < deadline:
+            while (receiver.requests == 0 or not taken.get_finished_spans()) and time.monotonic() < deadline:
                 time.sleep(0.02)
-            assert receiver.requests >= 1 and taken.spans  # one pipeline hangs, the other exports
+            assert (
+                receiver.requests >= 1 and taken.get_finished_spans()
+            )  # one pipeline hangs, the other exports
             on_lags.clear()
             for _ in range(ROUNDS):
                 ok = _p95(client, url_ok + "/chat")
